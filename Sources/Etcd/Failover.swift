@@ -1,0 +1,128 @@
+import GRPCCore
+
+/// Whether a request may be repeated after a failure with an unknown outcome.
+enum RequestKind {
+    /// Reads: repeating is harmless.
+    case read
+    /// Changes: repeated only when the failed attempt certainly was not applied.
+    case write
+}
+
+extension EtcdClient {
+    /// Runs one unary request with the client's fail-over rules:
+    ///
+    /// - the pinned member is tried first; when it is unreachable or has no leader the pin
+    ///   moves on and the next member is tried, round after round, with a short pause between
+    ///   rounds, until `requestTimeout` has passed;
+    /// - a member that has not answered yet gets at most `dialTimeout` of that budget;
+    /// - a rejected auth token is refreshed once;
+    /// - everything else fails at once.
+    ///
+    /// A write is only sent again when the failed attempt certainly did not reach etcd (no
+    /// connection, no leader): repeating a put or a txn whose outcome is unknown could apply it
+    /// twice or flip a compare. Such a write fails with `unavailable` and says so.
+    ///
+    /// Errors are always ``EtcdError``.
+    func withFailover<Response: Sendable>(
+        _ operation: String,
+        kind: RequestKind,
+        _ call: (EndpointConnection, Metadata, CallOptions) async throws -> Response
+    ) async throws(EtcdError) -> Response {
+        let clock = ContinuousClock()
+        let deadline = clock.now.advanced(by: self.configuration.requestTimeout)
+        var lastError: EtcdError?
+        var refreshedToken = false
+        var failuresThisRound = 0
+
+        while true {
+            let remaining = clock.now.duration(to: deadline)
+            guard remaining > .zero else {
+                throw Self.timedOut(operation, code: .unavailable, after: self.configuration.requestTimeout, lastError: lastError)
+            }
+            if Task.isCancelled {
+                throw EtcdError(code: .cancelled, message: "\(operation) cancelled")
+            }
+            let connection = self.pool.pinned
+            var options = CallOptions.defaults
+            options.timeout = self.attemptTimeout(kind: kind, connection: connection, remaining: remaining)
+            var requestSent = false
+            do {
+                let metadata = try await self.auth.metadata(for: connection, options: options)
+                requestSent = true
+                let response = try await call(connection, metadata, options)
+                self.pool.recordSuccess(connection)
+                return response
+            } catch {
+                let mapped = EtcdError(mapping: error, endpoint: connection.url)
+                switch mapped.disposition {
+                case .refreshToken where !refreshedToken:
+                    refreshedToken = true
+                    self.auth.invalidate()
+                case .tryAnotherEndpoint where kind == .write && requestSent && !mapped.requestCertainlyNotApplied:
+                    self.pool.recordFailure(connection, error: mapped)
+                    throw EtcdError(
+                        code: .unavailable,
+                        message: "\(operation) may or may not have been applied: \(mapped.message)",
+                        endpoint: connection.url,
+                        cause: mapped
+                    )
+                case .tryAnotherEndpoint:
+                    lastError = mapped
+                    self.pool.recordFailure(connection, error: mapped)
+                    failuresThisRound += 1
+                    if failuresThisRound >= self.pool.connections.count {
+                        // Everyone failed: give members a moment (restart, election) before
+                        // the next round instead of spinning.
+                        failuresThisRound = 0
+                        let pause = min(Duration.milliseconds(100), clock.now.duration(to: deadline))
+                        if pause > .zero { try? await Task.sleep(for: pause) }
+                    }
+                case _ where mapped.code == .deadlineExceeded && kind == .read && clock.now < deadline:
+                    // Only this attempt's share ran out (slow member, election): a read can
+                    // safely try the next member.
+                    lastError = mapped
+                    self.pool.recordFailure(connection, error: mapped)
+                case _ where mapped.code == .deadlineExceeded:
+                    // A member that was serving us took the request and did not finish: a
+                    // deadline problem. One that never answered: the cluster is unavailable.
+                    let code: EtcdError.Code = self.pool.hasAnswered(connection) ? .deadlineExceeded : .unavailable
+                    self.pool.recordFailure(connection, error: mapped)
+                    var error = Self.timedOut(operation, code: code, after: self.configuration.requestTimeout, lastError: mapped)
+                    if kind == .write && requestSent {
+                        // e.g. a proposal forwarded to a leader that just died is lost silently.
+                        error.message = "\(operation) may or may not have been applied: " + error.message
+                    }
+                    throw error
+                default:
+                    throw mapped
+                }
+            }
+        }
+    }
+
+    /// How long one attempt at one member may take. A write gets everything left: once sent,
+    /// it cannot be repeated elsewhere. A read moves on early so that a member stuck without a
+    /// leader (its leader just died) costs only part of the budget: at most `dialTimeout` for
+    /// a member that has not answered yet, half the request timeout for one that has.
+    private func attemptTimeout(kind: RequestKind, connection: EndpointConnection, remaining: Duration) -> Duration {
+        guard kind == .read, self.pool.connections.count > 1 else { return remaining }
+        let share = self.pool.hasAnswered(connection)
+            ? max(self.configuration.requestTimeout / 2, .seconds(1)) : self.configuration.dialTimeout
+        return min(remaining, share)
+    }
+
+    private static func timedOut(
+        _ operation: String,
+        code: EtcdError.Code,
+        after timeout: Duration,
+        lastError: EtcdError?
+    ) -> EtcdError {
+        EtcdError(
+            code: code,
+            message: "\(operation): no etcd endpoint could serve the request within \(timeout)"
+                + (lastError.map { " (last error: \($0.code): \($0.message))" } ?? ""),
+            endpoint: lastError?.endpoint,
+            cause: lastError
+        )
+    }
+}

@@ -1,0 +1,98 @@
+import GRPCCore
+
+extension EtcdClient {
+    /// Keeps a lease alive until the calling task is cancelled.
+    ///
+    /// Renewals go over one bidirectional stream, every third of the lease's TTL. When the
+    /// member in use fails, the stream is reopened on another one. It never returns normally:
+    ///
+    /// - Throws: `CancellationError` when the task is cancelled; ``EtcdError`` with
+    ///   ``EtcdError/Code-swift.struct/leaseNotFound`` as soon as etcd reports the lease gone
+    ///   (expired or revoked — a renewal answered with TTL ≤ 0), or with
+    ///   ``EtcdError/Code-swift.struct/unavailable`` when no member could be reached before
+    ///   the lease's TTL ran out. Either way the lease must be considered lost.
+    /// - Parameter onRenewal: called after every successful renewal.
+    public func keepAlive(
+        _ leaseID: Int64,
+        onRenewal: @escaping @Sendable (LeaseKeepAliveResponse) -> Void = { _ in }
+    ) async throws -> Never {
+        let clock = ContinuousClock()
+        // Written by the response handler, read by the request producer and the retry loop.
+        let progress = LockedValue<(ttl: Int64?, expiry: ContinuousClock.Instant?)>((nil, nil))
+        var retry = StreamRetry(memberCount: self.pool.connections.count)
+
+        while true {
+            try Task.checkCancellation()
+            let connection = self.pool.pinned
+            let renewals = LockedValue(0)
+            let awaitingAnswer = LockedValue(false)
+            do {
+                let metadata = try await self.streamMetadata(for: connection)
+                try await connection.lease.leaseKeepAlive(metadata: metadata) { writer in
+                    var request = Etcdserverpb_LeaseKeepAliveRequest()
+                    request.id = leaseID
+                    while true {
+                        awaitingAnswer.withLock { $0 = true }
+                        try await writer.write(request)
+                        try await Task.sleep(for: Self.renewalInterval(ttl: progress.value.ttl))
+                        // A member that takes a whole interval to answer is stuck (stopped,
+                        // partitioned): move on rather than let the lease run out.
+                        if awaitingAnswer.value {
+                            throw EtcdError(code: .unavailable, message: "member stopped answering keep-alives", endpoint: connection.url)
+                        }
+                    }
+                } onResponse: { response in
+                    for try await message in response.messages {
+                        guard message.ttl > 0 else {
+                            throw EtcdError(
+                                code: .leaseNotFound,
+                                message: "lease \(leaseID) expired or was revoked",
+                                endpoint: connection.url
+                            )
+                        }
+                        progress.withLock { $0 = (message.ttl, clock.now.advanced(by: .seconds(message.ttl))) }
+                        renewals.withLock { $0 += 1 }
+                        awaitingAnswer.withLock { $0 = false }
+                        self.pool.recordSuccess(connection)
+                        onRenewal(LeaseKeepAliveResponse(header: ResponseHeader(message.header), id: message.id, ttl: message.ttl))
+                    }
+                    throw EtcdError(code: .unavailable, message: "keep-alive stream closed by the member", endpoint: connection.url)
+                }
+            } catch {
+                if renewals.value > 0 { retry.streamWorked() }
+                try await retry.handle(error, on: connection, client: self)
+                if let expiry = progress.value.expiry, clock.now > expiry {
+                    throw EtcdError(
+                        code: .unavailable,
+                        message: "lease \(leaseID) could not be renewed on any member before its TTL ran out",
+                        endpoint: connection.url,
+                        cause: error
+                    )
+                }
+            }
+        }
+    }
+
+    /// Runs `body` while keeping `leaseID` alive; if the lease is lost, `body` is cancelled and
+    /// the keep-alive's error thrown.
+    public func withLeaseKeepAlive<Result: Sendable>(
+        _ leaseID: Int64,
+        _ body: @escaping @Sendable () async throws -> Result
+    ) async throws -> Result {
+        try await withThrowingTaskGroup(of: Result.self) { group in
+            group.addTask { try await self.keepAlive(leaseID) }
+            group.addTask { try await body() }
+            defer { group.cancelAll() }
+            // The keep-alive only ever finishes by throwing, so the first value is body's.
+            guard let result = try await group.next() else { throw CancellationError() }
+            return result
+        }
+    }
+
+    /// A third of the TTL (what etcd's own client does), at least 250 ms; 500 ms until the
+    /// first response tells the TTL.
+    static func renewalInterval(ttl: Int64?) -> Duration {
+        guard let ttl, ttl > 0 else { return .milliseconds(500) }
+        return max(.milliseconds(ttl * 1000 / 3), .milliseconds(250))
+    }
+}

@@ -1,0 +1,69 @@
+import GRPCCore
+
+/// The fail-over bookkeeping shared by the long-lived streams (watch, lease keep-alive): which
+/// errors move the stream to another member, when to pause between rounds, when to refresh the
+/// auth token.
+struct StreamRetry {
+    private let memberCount: Int
+    private var failuresThisRound = 0
+    private var refreshedToken = false
+
+    init(memberCount: Int) {
+        self.memberCount = memberCount
+    }
+
+    /// Call when the stream delivered something: the member works and the token is good.
+    mutating func streamWorked() {
+        self.failuresThisRound = 0
+        self.refreshedToken = false
+    }
+
+    /// Decides what to do after the stream on `connection` failed with `error`. Returns when
+    /// the caller should open the stream again; throws when it should give up.
+    mutating func handle(
+        _ error: any Error,
+        on connection: EndpointConnection,
+        client: EtcdClient
+    ) async throws {
+        if error is CancellationError || Task.isCancelled { throw CancellationError() }
+        let mapped = EtcdError(mapping: error, endpoint: connection.url)
+        switch mapped.disposition {
+        case .refreshToken where !self.refreshedToken:
+            self.refreshedToken = true
+            client.auth.invalidate()
+        case .tryAnotherEndpoint:
+            client.pool.recordFailure(connection, error: mapped)
+            self.failuresThisRound += 1
+            if self.failuresThisRound >= self.memberCount {
+                // Every member failed in a row: pause briefly (restart, election in progress)
+                // instead of spinning.
+                self.failuresThisRound = 0
+                try await Task.sleep(for: .milliseconds(200))
+            }
+        case _ where mapped.code == .deadlineExceeded:
+            // Only the dial budget ran out (stream start-up); another member may do better.
+            client.pool.recordFailure(connection, error: mapped)
+        default:
+            throw mapped
+        }
+    }
+}
+
+extension EtcdClient {
+    /// Call options for the set-up steps of a stream (authentication): bounded by the dial
+    /// timeout, unlike the stream itself, which lives until cancelled.
+    var streamSetupOptions: CallOptions {
+        var options = CallOptions.defaults
+        options.timeout = self.configuration.dialTimeout
+        return options
+    }
+
+    /// Metadata for a long-lived stream: the auth token plus `hasleader`, which makes the
+    /// member end the stream when it loses the leader so the client moves to one that has it
+    /// (etcd's own client does the same).
+    func streamMetadata(for connection: EndpointConnection) async throws -> Metadata {
+        var metadata = try await self.auth.metadata(for: connection, options: self.streamSetupOptions)
+        metadata.addString("true", forKey: "hasleader")
+        return metadata
+    }
+}

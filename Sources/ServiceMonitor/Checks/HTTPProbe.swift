@@ -1,0 +1,107 @@
+import AsyncHTTPClient
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import NIOSSL
+
+/// Performs GET requests against one http(s) target with one long-lived `HTTPClient`.
+///
+/// Cost and freshness: the client (and the shared NIO event loop group under it) is created once
+/// per checker, never per check. Connections are not reused: every request says
+/// `Connection: close`, so each check does its own connect (and TLS handshake). A pooled
+/// keep-alive connection would hide a restarted or wedged listener behind a socket opened
+/// earlier — exactly what a health check must see. One handshake every few seconds is cheap.
+struct HTTPProbe: Sendable {
+    /// The answer to one request, before it is judged against the expected statuses.
+    enum Outcome: Sendable {
+        case responded(status: Int)
+        case failed(any Error)
+    }
+
+    private let client: HTTPClient
+    private let target: CheckTarget
+    private let userAgent: String
+
+    /// A health endpoint's body is small; past this much the rest is not worth reading.
+    private static let maximumBodyBytes = 64 * 1024
+
+    init(target: CheckTarget, configuration: HealthChecker.Configuration) throws(HealthCheckError) {
+        var clientConfiguration = HTTPClient.Configuration(
+            tlsConfiguration: target.kind == .https ? try Self.tlsConfiguration(configuration.certificateVerification) : nil,
+            redirectConfiguration: .disallow,  // a 3xx is the service's answer, judged like any status
+            timeout: .init(connect: TimeAmount(checkDuration: configuration.timeout), read: TimeAmount(checkDuration: configuration.timeout)),
+            decompression: .disabled
+        )
+        // HTTP/1.1 only: HTTP/2 multiplexes over a persistent connection that `Connection: close`
+        // cannot end, which would reintroduce pooling.
+        clientConfiguration.httpVersion = .http1Only
+        // A refused connection is the answer, not a reason to back off and retry until the timeout.
+        clientConfiguration.connectionPool.retryConnectionEstablishment = false
+        clientConfiguration.connectionPool.idleTimeout = .seconds(1)
+        self.client = HTTPClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton, configuration: clientConfiguration)
+        self.target = target
+        self.userAgent = configuration.userAgent
+    }
+
+    func run(timeout: Duration) async -> Outcome {
+        var request = HTTPClientRequest(url: self.target.url)
+        request.method = .GET
+        request.headers.add(name: "User-Agent", value: self.userAgent)
+        request.headers.add(name: "Connection", value: "close")
+        do {
+            let response = try await self.client.execute(request, timeout: TimeAmount(checkDuration: timeout))
+            // Read (and discard) a bounded body so the exchange completes cleanly; the caller's
+            // time limit bounds a server that trickles it.
+            var received = 0
+            for try await chunk in response.body {
+                received += chunk.readableBytes
+                if received >= Self.maximumBodyBytes { break }
+            }
+            return .responded(status: Int(response.status.code))
+        } catch {
+            return .failed(error)
+        }
+    }
+
+    func shutdown() async {
+        // Only fails when already shut down, which is what the caller wants anyway.
+        try? await self.client.shutdown()
+    }
+
+    private static func tlsConfiguration(
+        _ verification: HealthChecker.CertificateVerification
+    ) throws(HealthCheckError) -> TLSConfiguration {
+        var tls = TLSConfiguration.makeClientConfiguration()
+        switch verification {
+        case .systemTrustRoots:
+            break
+        case .trustRootsFile(let path):
+            tls.trustRoots = .certificates(try Self.loadCertificates(path))
+        case .skip:
+            tls.certificateVerification = .none
+        }
+        return tls
+    }
+
+    /// Loaded up front so a wrong path fails at startup with a clear message, not at every check.
+    private static func loadCertificates(_ path: String) throws(HealthCheckError) -> [NIOSSLCertificate] {
+        let certificates: [NIOSSLCertificate]
+        do {
+            certificates = try NIOSSLCertificate.fromPEMFile(path)
+        } catch {
+            throw .badValue(.unreadableTrustRoots, option: "CA file", value: path, "cannot read PEM certificates", cause: error)
+        }
+        guard !certificates.isEmpty else {
+            throw .badValue(.unreadableTrustRoots, option: "CA file", value: path, "holds no PEM certificate")
+        }
+        return certificates
+    }
+}
+
+extension TimeAmount {
+    /// NIO's nanosecond amount for a Swift `Duration`.
+    init(checkDuration duration: Duration) {
+        let (seconds, attoseconds) = duration.components
+        self = .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+    }
+}

@@ -1,0 +1,129 @@
+/// Performs health checks of one target, repeatedly, with resources created once.
+///
+/// ```swift
+/// let target = try CheckTarget(parsing: "http://127.0.0.1:9200/_cluster/health")
+/// try await withHealthChecker(target: target) { checker in
+///     let result = await checker.check()   // never throws: failures are down results
+///     print(result.detail)                 // "HTTP 200 in 3 ms"
+/// }
+/// ```
+///
+/// Create it once and call ``check()`` every interval; call ``shutdown()`` before dropping it (or
+/// use ``withHealthChecker(target:configuration:isolation:_:)``) — AsyncHTTPClient traps in debug
+/// builds when a client is released un-shut-down. Calls may overlap; each is independent.
+public final class HealthChecker: Sendable {
+    /// What is checked.
+    public let target: CheckTarget
+    /// How it is checked.
+    public let configuration: Configuration
+
+    private enum Probe: Sendable {
+        case http(HTTPProbe)
+        case tcp(TCPProbe)
+    }
+
+    private let probe: Probe
+    private let classifier: FailureClassifier
+
+    /// - Throws: ``HealthCheckError`` with ``HealthCheckError/Code/invalidTimeout`` for a
+    ///   non-positive timeout, ``HealthCheckError/Code/unreadableTrustRoots`` for a bad CA file.
+    public init(target: CheckTarget, configuration: Configuration = Configuration()) throws(HealthCheckError) {
+        guard configuration.timeout > .zero else {
+            throw .badValue(.invalidTimeout, option: "--timeout", value: "\(configuration.timeout)", "must be positive")
+        }
+        self.target = target
+        self.configuration = configuration
+        self.classifier = FailureClassifier(timeout: configuration.timeout, host: target.host)
+        switch target.kind {
+        case .http, .https:
+            self.probe = .http(try HTTPProbe(target: target, configuration: configuration))
+        case .tcp:
+            self.probe = .tcp(TCPProbe(target: target))
+        }
+    }
+
+    /// Runs one check, bounded by the configured timeout. Never throws: refusals, timeouts, TLS
+    /// and DNS failures and unexpected statuses all come back as a down result.
+    public func check() async -> CheckResult {
+        let clock = ContinuousClock()
+        let start = clock.now
+        let outcome = await race({ [probe, timeout = self.configuration.timeout] in
+            switch probe {
+            case .http(let http): return ProbeOutcome(await http.run(timeout: timeout))
+            case .tcp(let tcp): return ProbeOutcome(await tcp.run(timeout: timeout))
+            }
+        }, against: self.configuration.timeout)
+        let latency = clock.now - start
+        return self.result(of: outcome, latency: latency)
+    }
+
+    /// Releases the HTTP client. Idempotent; checks after shutdown come back down.
+    public func shutdown() async {
+        if case .http(let http) = self.probe {
+            await http.shutdown()
+        }
+    }
+
+    private func result(of outcome: RaceOutcome<ProbeOutcome>, latency: Duration) -> CheckResult {
+        switch outcome {
+        case .timedOut:
+            let failure = self.classifier.timedOut()
+            return CheckResult(latency: latency, failure: failure, detail: failure.detail)
+        case .cancelled:
+            let failure = CheckFailure(kind: .other, detail: "cancelled")
+            return CheckResult(latency: latency, failure: failure, detail: failure.detail)
+        case .finished(.failed(let error)):
+            let failure = self.classifier.classify(error)
+            return CheckResult(latency: latency, failure: failure, detail: failure.detail)
+        case .finished(.connected):
+            return CheckResult(latency: latency, detail: "TCP connect in \(latency.checkDetailText)")
+        case .finished(.responded(let status)):
+            let detail = "HTTP \(status) in \(latency.checkDetailText)"
+            guard self.configuration.expectedStatus.contains(status) else {
+                let failure = CheckFailure(kind: .unexpectedStatus, detail: detail)
+                return CheckResult(latency: latency, httpStatus: status, failure: failure, detail: detail)
+            }
+            return CheckResult(latency: latency, httpStatus: status, detail: detail)
+        }
+    }
+}
+
+/// Runs `body` with a checker for `target`, shutting the checker down afterwards (also when
+/// `body` throws). `body` runs in the caller's isolation.
+public func withHealthChecker<Result>(
+    target: CheckTarget,
+    configuration: HealthChecker.Configuration = .init(),
+    isolation: isolated (any Actor)? = #isolation,
+    _ body: (HealthChecker) async throws -> Result
+) async throws -> Result {
+    let checker = try HealthChecker(target: target, configuration: configuration)
+    do {
+        let result = try await body(checker)
+        await checker.shutdown()
+        return result
+    } catch {
+        await checker.shutdown()
+        throw error
+    }
+}
+
+/// What either probe reported, in one type the race can carry.
+private enum ProbeOutcome: Sendable {
+    case responded(status: Int)
+    case connected
+    case failed(any Error)
+
+    init(_ outcome: HTTPProbe.Outcome) {
+        switch outcome {
+        case .responded(let status): self = .responded(status: status)
+        case .failed(let error): self = .failed(error)
+        }
+    }
+
+    init(_ outcome: TCPProbe.Outcome) {
+        switch outcome {
+        case .connected: self = .connected
+        case .failed(let error): self = .failed(error)
+        }
+    }
+}

@@ -1,0 +1,35 @@
+extension HealthChecker {
+    /// How checks are performed. The target itself is passed separately (``CheckTarget``).
+    public struct Configuration: Sendable, Hashable {
+        /// Bound on one whole check: DNS, connect, TLS handshake, response head and body.
+        public var timeout: Duration
+        /// HTTP statuses that count as up (ignored for tcp targets).
+        public var expectedStatus: ExpectedStatus
+        /// How an https target's certificate is verified (ignored for http and tcp).
+        public var certificateVerification: CertificateVerification
+        /// Sent as `User-Agent` so the service's access log shows who is asking.
+        public var userAgent: String
+
+        public init(
+            timeout: Duration = .seconds(2),
+            expectedStatus: ExpectedStatus = .successful,
+            certificateVerification: CertificateVerification = .systemTrustRoots,
+            userAgent: String = "service-monitor"
+        ) {
+            self.timeout = timeout
+            self.expectedStatus = expectedStatus
+            self.certificateVerification = certificateVerification
+            self.userAgent = userAgent
+        }
+    }
+
+    /// Certificate verification for https targets. Verification is on unless explicitly skipped.
+    public enum CertificateVerification: Sendable, Hashable {
+        /// Verify the chain against the system trust store and the host name against the cert.
+        case systemTrustRoots
+        /// Verify against the CA certificates in this PEM file (a private CA), and the host name.
+        case trustRootsFile(path: String)
+        /// Accept any certificate: the check then only proves the service speaks TLS and HTTP.
+        case skip
+    }
+}

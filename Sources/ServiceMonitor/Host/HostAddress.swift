@@ -1,0 +1,80 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// The address this host publishes for its instances (`--host-ip`).
+public enum HostAddress {
+    /// `--host-ip`, else `COREOS_PRIVATE_IPV4` (as the original tool's fleet units set), else the
+    /// IPv4 address of the interface holding the default route.
+    public static func resolve(flag: String?, environment: [String: String]) throws(BadInput) -> String {
+        if let flag {
+            return try validated(flag, option: "--host-ip")
+        }
+        if let coreos = environment["COREOS_PRIVATE_IPV4"], !coreos.isEmpty {
+            return try validated(coreos, option: "COREOS_PRIVATE_IPV4")
+        }
+        guard let address = defaultRouteAddress() else {
+            throw BadInput(
+                option: "--host-ip",
+                message: "not given and no default route to take it from: pass --host-ip or set COREOS_PRIVATE_IPV4"
+            )
+        }
+        return address
+    }
+
+    /// An IPv4 or IPv6 literal (what other instances will connect to); names are refused so the
+    /// published address never depends on a resolver.
+    static func validated(_ value: String, option: String) throws(BadInput) -> String {
+        var ipv4 = in_addr(), ipv6 = in6_addr()
+        guard inet_pton(AF_INET, value, &ipv4) == 1 || inet_pton(AF_INET6, value, &ipv6) == 1 else {
+            throw BadInput(option: option, message: "\(value.quotedForError): not an IPv4 or IPv6 address")
+        }
+        return value
+    }
+
+    /// The interface of the first default route in `/proc/net/route`, and its IPv4 address.
+    static func defaultRouteAddress() -> String? {
+        guard let routes = readFile("/proc/net/route") else { return nil }
+        // Iface  Destination  Gateway  Flags …; the default route has destination 00000000.
+        for line in routes.split(separator: "\n").dropFirst() {
+            let columns = line.split(whereSeparator: { $0 == "\t" || $0 == " " })
+            guard columns.count > 3, columns[1] == "00000000" else { continue }
+            let flags = Int(columns[3], radix: 16) ?? 0
+            let routeIsUp = flags & 0x1 != 0
+            if routeIsUp { return ipv4Address(of: String(columns[0])) }
+        }
+        return nil
+    }
+
+    private static func ipv4Address(of interface: String) -> String? {
+        var list: UnsafeMutablePointer<ifaddrs>?
+        guard getifaddrs(&list) == 0, let first = list else { return nil }
+        defer { freeifaddrs(list) }
+        for entry in sequence(first: first, next: { $0.pointee.ifa_next }) {
+            guard let address = entry.pointee.ifa_addr, address.pointee.sa_family == sa_family_t(AF_INET),
+                  String(cString: entry.pointee.ifa_name) == interface else { continue }
+            var text = [CChar](repeating: 0, count: Int(INET_ADDRSTRLEN))
+            let converted = address.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { ipv4 in
+                var raw = ipv4.pointee.sin_addr
+                return inet_ntop(AF_INET, &raw, &text, socklen_t(text.count)) != nil
+            }
+            if converted { return String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) }
+        }
+        return nil
+    }
+
+    private static func readFile(_ path: String) -> String? {
+        guard let file = fopen(path, "r") else { return nil }
+        defer { fclose(file) }
+        var contents = [UInt8]()
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let count = fread(&buffer, 1, buffer.count, file)
+            if count <= 0 { break }
+            contents.append(contentsOf: buffer[..<count])
+        }
+        return String(decoding: contents, as: UTF8.self)
+    }
+}

@@ -1,0 +1,14 @@
+/// The exit codes every command uses (sysexits(3), SPEC §3).
+public enum ExitStatus: Int32, Sendable {
+    case ok = 0
+    /// A negative outcome that is not an error: lease not acquired in time, `--min` not met.
+    case negative = 1
+    /// Bad command line or input (EX_USAGE).
+    case usage = 64
+    /// etcd unreachable (EX_UNAVAILABLE).
+    case unavailable = 69
+    /// Authentication failed or permission denied (EX_NOPERM).
+    case permissionDenied = 77
+    /// Bad configuration, e.g. unreadable TLS files (EX_CONFIG).
+    case configuration = 78
+}

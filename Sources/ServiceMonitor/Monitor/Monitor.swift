@@ -1,0 +1,250 @@
+public import Logging
+public import ServiceLifecycle
+public import Systemd
+
+/// `watch`: checks the service every interval, flips its up/down state after `rise`/`fall`
+/// consecutive results, and keeps its record in the store current — written on registration,
+/// on each transition and after a lost lease is re-established, never merely because a check ran.
+///
+/// Two loops run side by side so a store outage never stops the checks: the check loop (which
+/// feeds the watchdog's ``ProgressSignal``) and the registrar (lease, keep-alive, writes).
+/// On graceful shutdown it sends `STOPPING=1` and revokes its lease, which deletes the record.
+public struct Monitor<Store: MonitorStore>: Service {
+    public let configuration: MonitorConfiguration
+    public let checker: HealthChecker
+    public let store: Store
+    public let progress: ProgressSignal
+    public var notifier: Notifier
+    public var logger: Logger
+
+    public init(
+        configuration: MonitorConfiguration,
+        checker: HealthChecker,
+        store: Store,
+        progress: ProgressSignal,
+        notifier: Notifier = Notifier(),
+        logger: Logger
+    ) {
+        self.configuration = configuration
+        self.checker = checker
+        self.store = store
+        self.progress = progress
+        self.notifier = notifier
+        var logger = logger
+        logger[metadataKey: "service_monitor.label"] = "\(configuration.label)"
+        logger[metadataKey: "service_monitor.service_id"] = "\(configuration.serviceID)"
+        logger[metadataKey: "service_monitor.host"] = "\(configuration.host)"
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        let status = MonitorStatus(host: configuration.host)
+        let (changes, changed) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        await cancelWhenGracefulShutdown {
+            await withDiscardingTaskGroup { group in
+                group.addTask { await checkLoop(status: status, changed: changed) }
+                group.addTask { await registrar(status: status, changes: changes) }
+            }
+        }
+        changed.finish()
+        await deregister(status: status)
+    }
+
+    // MARK: Checks
+
+    private func checkLoop(status: MonitorStatus, changed: AsyncStream<Void>.Continuation) async {
+        var health: HealthState
+        do {
+            health = try HealthState(rise: configuration.rise, fall: configuration.fall)
+        } catch {
+            preconditionFailure("rise/fall are validated before the monitor starts: \(error)")
+        }
+        var readySent = false
+        let clock = ContinuousClock()
+        while !Task.isCancelled {
+            let started = clock.now
+            let result = await checker.check()
+            progress.beat()
+            let transition = health.record(result)
+            let current = health.current
+            status.update { snapshot in
+                snapshot.lastResult = result
+                if transition != nil {
+                    snapshot.health = current
+                    snapshot.healthSince = .now
+                    snapshot.transitionResult = result
+                    snapshot.generation += 1
+                }
+            }
+            if let transition {
+                log(transition, result)
+                changed.yield()
+            }
+            var assignments = [NotifyAssignment.status(status.statusLine())]
+            if configuration.readyWhen == .healthy, current == .up, !readySent {
+                readySent = true
+                assignments.insert(.ready, at: 0)
+            }
+            notify(assignments)
+            do {
+                try await clock.sleep(until: started.advanced(by: configuration.interval))
+            } catch {
+                return
+            }
+        }
+    }
+
+    private func log(_ transition: HealthTransition, _ result: CheckResult) {
+        var metadata: Logger.Metadata = [
+            "service_monitor.state": "\(transition.to)",
+            "service_monitor.previous_state": "\(transition.from)",
+            "service_monitor.latency_usec": "\(result.latency.microseconds)",
+            "service_monitor.detail": "\(result.detail)",
+        ]
+        if let status = result.httpStatus { metadata["service_monitor.http_status"] = "\(status)" }
+        if let failure = result.failure { metadata["service_monitor.error"] = "\(failure.kind.rawValue)" }
+        if transition.to == .up {
+            metadata["message_id"] = "\(MessageID.instanceUp)"
+            logger.notice("\(configuration.serviceID) is up: \(result.detail)", metadata: metadata)
+        } else {
+            metadata["message_id"] = "\(MessageID.instanceDown)"
+            logger.warning("\(configuration.serviceID) is down: \(result.detail)", metadata: metadata)
+        }
+    }
+
+    // MARK: Registration
+
+    /// Keeps a lease and the record on it. Waits for the first verdict (the first check runs at
+    /// once), so the first write already carries the real state.
+    private func registrar(status: MonitorStatus, changes: AsyncStream<Void>) async {
+        var retryDelay = Duration.milliseconds(250)
+        var lostSince: TimeOfDay?
+        for await _ in changes {
+            break
+        }
+        while !Task.isCancelled {
+            do {
+                let lease = try await store.grantLease(ttl: configuration.ttl)
+                let generation = try await write(status: status, lease: lease)
+                status.update { $0.registration = .registered(lease: lease) }
+                retryDelay = .milliseconds(250)
+                logRegistered(lease: lease, restoredAfter: lostSince)
+                lostSince = nil
+                notify([.status(status.statusLine())] + (configuration.readyWhen == .started ? [.ready] : []))
+                try await withThrowingDiscardingTaskGroup { group in
+                    group.addTask { try await store.keepAlive(lease: lease) }
+                    group.addTask {
+                        var written = generation
+                        for await _ in changes {
+                            written = try await writeUntilStored(status: status, lease: lease, after: written)
+                        }
+                        // The stream ends at shutdown; stop the keep-alive with us.
+                        throw CancellationError()
+                    }
+                }
+            } catch is CancellationError {
+                return
+            } catch {
+                guard !Task.isCancelled else { return }
+                let since = lostSince ?? .now
+                if lostSince == nil {
+                    lostSince = since
+                    logger.warning(
+                        "etcd unreachable or registration lost; checks continue and registration is retried",
+                        metadata: ["message_id": "\(MessageID.etcdLost)", "service_monitor.error": "\(error)"]
+                    )
+                }
+                status.update { $0.registration = .degraded(since: since, reason: Self.shortReason(error)) }
+                notify([.status(status.statusLine())])
+                do {
+                    try await Task.sleep(for: retryDelay)
+                } catch {
+                    return
+                }
+                retryDelay = min(retryDelay * 2, .seconds(2))
+            }
+        }
+    }
+
+    /// Writes the current record; returns the generation written.
+    private func write(status: MonitorStatus, lease: Int64) async throws -> Int {
+        let snapshot = status.snapshot
+        let record = InstanceRecord(
+            serviceID: configuration.serviceID.rawValue,
+            host: configuration.host,
+            state: snapshot.health == .up ? .up : .down,
+            since: snapshot.healthSince.timestamp,
+            detail: (snapshot.transitionResult ?? snapshot.lastResult)?.detail ?? "starting",
+            info: configuration.info
+        )
+        try await store.put(configuration.instanceKey, value: try record.encoded(), lease: lease)
+        return snapshot.generation
+    }
+
+    /// Writes after a transition, retrying while the store is briefly unreachable; a lost lease
+    /// ends the keep-alive task, which cancels this and re-registers.
+    private func writeUntilStored(status: MonitorStatus, lease: Int64, after written: Int) async throws -> Int {
+        guard status.snapshot.generation != written else { return written }
+        while true {
+            do {
+                return try await write(status: status, lease: lease)
+            } catch is CancellationError {
+                throw CancellationError()
+            } catch {
+                logger.warning("could not store the new state; retrying", metadata: ["service_monitor.error": "\(error)"])
+                try await Task.sleep(for: .milliseconds(500))
+            }
+        }
+    }
+
+    private func logRegistered(lease: Int64, restoredAfter lostSince: TimeOfDay?) {
+        if let lostSince {
+            logger.notice(
+                "etcd reachable again; registered anew",
+                metadata: ["message_id": "\(MessageID.etcdRestored)", "service_monitor.lost_since": "\(lostSince.timestamp)"]
+            )
+        }
+        logger.info(
+            "registered \(configuration.serviceID) at \(configuration.instanceKey)",
+            metadata: ["message_id": "\(MessageID.registered)", "service_monitor.lease": "\(lease)"]
+        )
+    }
+
+    // MARK: Shutdown
+
+    private func deregister(status: MonitorStatus) async {
+        notify([.stopping, .status("stopping: deregistering")])
+        guard case .registered(let lease) = status.snapshot.registration else {
+            logger.info("stopping; nothing registered to remove")
+            return
+        }
+        do {
+            try await store.revokeLease(lease)
+            logger.info("deregistered \(configuration.serviceID)", metadata: ["message_id": "\(MessageID.deregistered)"])
+        } catch {
+            logger.warning(
+                "could not deregister; the record expires with its lease within \(configuration.ttl.operatorDescription)",
+                metadata: ["service_monitor.error": "\(error)"]
+            )
+        }
+    }
+
+    private func notify(_ assignments: [NotifyAssignment]) {
+        do {
+            try notifier.notify(assignments)
+        } catch {
+            logger.error("sd_notify failed", metadata: ["service_monitor.error": "\(error)"])
+        }
+    }
+
+    private static func shortReason(_ error: any Error) -> String {
+        let text = "\(error)"
+        return text.count > 120 ? String(text.prefix(117)) + "…" : text
+    }
+}
+
+extension Duration {
+    var microseconds: Int64 {
+        components.seconds * 1_000_000 + components.attoseconds / 1_000_000_000_000
+    }
+}

@@ -1,0 +1,72 @@
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What the check loop and the registrar share: the current health, the last result, and how
+/// the registration stands. Also renders the one-line `STATUS=`.
+final class MonitorStatus: Sendable {
+    enum Registration: Sendable, Equatable {
+        case pending
+        case registered(lease: Int64)
+        /// etcd could not be reached (or the lease was lost) since `since`.
+        case degraded(since: TimeOfDay, reason: String)
+    }
+
+    struct Snapshot: Sendable {
+        var health: Health = .unknown
+        var healthSince = TimeOfDay.now
+        var lastResult: CheckResult?
+        /// The result of the check that last flipped the state; what the record's detail says.
+        var transitionResult: CheckResult?
+        var registration: Registration = .pending
+        /// Bumped on every transition, so the registrar can tell a record it wrote is stale.
+        var generation = 0
+    }
+
+    private let state = Mutex(Snapshot())
+    let host: String
+
+    init(host: String) {
+        self.host = host
+    }
+
+    var snapshot: Snapshot { state.withLock { $0 } }
+
+    func update<T>(_ body: (inout Snapshot) -> T) -> T {
+        state.withLock { body(&$0) }
+    }
+
+    /// `up · HTTP 200 in 3 ms · registered 10.0.0.5 · since 12:00:01`
+    func statusLine() -> String {
+        let snapshot = self.snapshot
+        var parts = [snapshot.health == .unknown ? "starting" : snapshot.health.rawValue]
+        if let result = snapshot.lastResult { parts.append(result.detail) }
+        switch snapshot.registration {
+        case .pending: parts.append("registering \(host)")
+        case .registered: parts.append("registered \(host)")
+        case .degraded(let since, let reason): parts.append("etcd unreachable since \(since), retrying (\(reason))")
+        }
+        if snapshot.health != .unknown { parts.append("since \(snapshot.healthSince)") }
+        return parts.joined(separator: " · ")
+    }
+}
+
+/// A wall-clock time of day for status lines (`12:00:01`, local time), plus the full timestamp
+/// stored in records.
+struct TimeOfDay: Sendable, Equatable, CustomStringConvertible {
+    let description: String
+    let timestamp: String
+
+    static var now: TimeOfDay {
+        var seconds = time(nil)
+        var parts = tm()
+        localtime_r(&seconds, &parts)
+        func pad(_ value: Int32) -> String { value < 10 ? "0\(value)" : "\(value)" }
+        return TimeOfDay(
+            description: "\(pad(parts.tm_hour)):\(pad(parts.tm_min)):\(pad(parts.tm_sec))",
+            timestamp: InstanceRecord.timestamp()
+        )
+    }
+}

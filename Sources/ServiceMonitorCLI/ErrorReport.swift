@@ -1,0 +1,83 @@
+import ArgumentParser
+import Etcd
+import ServiceMonitor
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Turns any error into the documented exit status and one line on standard error.
+enum ErrorReport {
+    static func exitStatus(for error: any Error) -> ExitStatus {
+        switch error {
+        case is BadInput:
+            return .usage
+        case let error as HealthCheckError:
+            return error.isBadInput ? .usage : .configuration
+        case is ConfigurationError:
+            return .configuration
+        case let error as EtcdError:
+            switch error.code {
+            case .permissionDenied, .authenticationFailed: return .permissionDenied
+            case .invalidConfiguration, .tlsFailure: return .configuration
+            default: return .unavailable
+            }
+        default:
+            return .unavailable
+        }
+    }
+
+    static func line(for error: any Error) -> String {
+        let text: String
+        switch error {
+        case let error as EtcdError:
+            text = "etcd: \(error.code): \(error.message)" + (error.endpoint.map { " (\($0))" } ?? "")
+        default:
+            text = "\(error)"
+        }
+        return "service-monitor: " + text.split(whereSeparator: \.isNewline).joined(separator: " ")
+    }
+
+    static func exit(with error: any Error) -> Never {
+        let line = self.line(for: error) + "\n"
+        _ = line.withCString { write(2, $0, strlen($0)) }
+        Glibc.exit(exitStatus(for: error).rawValue)
+    }
+}
+
+extension ServiceMonitorCommand {
+    /// Parses, runs, and exits with the documented status; usage errors are one line, not a page.
+    public static func runAsMain(_ arguments: [String] = Array(CommandLine.arguments.dropFirst())) async -> Never {
+        do {
+            var command = try await asyncParseAsRoot(arguments)
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+            Glibc.exit(ExitStatus.ok.rawValue)
+        } catch let error as ExitCode {
+            Glibc.exit(error.rawValue)
+        } catch let error as BadInput {
+            ErrorReport.exit(with: error)
+        } catch let error as HealthCheckError {
+            ErrorReport.exit(with: error)
+        } catch let error as ConfigurationError {
+            ErrorReport.exit(with: error)
+        } catch let error as EtcdError {
+            ErrorReport.exit(with: error)
+        } catch {
+            // ArgumentParser's own errors: help and --version print and exit 0; a parse error
+            // prints its first line only (the bad value), exit 64.
+            let code = exitCode(for: error)
+            if code == .success {
+                exit(withError: error)
+            }
+            var message = Substring(message(for: error).split(separator: "\n").first ?? "invalid arguments")
+            if message.hasPrefix("Error: ") { message = message.dropFirst("Error: ".count) }
+            let line = "service-monitor: \(message) (see --help)\n"
+            _ = line.withCString { write(2, $0, strlen($0)) }
+            Glibc.exit(ExitStatus.usage.rawValue)
+        }
+    }
+}

@@ -1,0 +1,160 @@
+import ArgumentParser
+import Etcd
+import ServiceMonitor
+import Systemd
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Options every command takes; each also comes from the environment (a flag wins).
+struct GlobalOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("etcd client URLs, comma separated (env SERVICE_MONITOR_ENDPOINTS, else ETCDCTL_ENDPOINTS).", valueName: "urls"))
+    var endpoints: String?
+
+    @Option(help: ArgumentHelp("Key prefix for all state (env SERVICE_MONITOR_PREFIX; default /service-monitor).", valueName: "key"))
+    var prefix: String?
+
+    @Option(help: ArgumentHelp("CA bundle for https endpoints (env ETCDCTL_CACERT).", valueName: "file"))
+    var cacert: String?
+
+    @Option(help: ArgumentHelp("Client certificate for https endpoints (env ETCDCTL_CERT).", valueName: "file"))
+    var cert: String?
+
+    @Option(help: ArgumentHelp("Client key for https endpoints (env ETCDCTL_KEY).", valueName: "file"))
+    var key: String?
+
+    @Option(help: ArgumentHelp("etcd user, name or name:password (env ETCDCTL_USER; password also from the file named by SERVICE_MONITOR_PASSWORD_FILE).", valueName: "name[:password]"))
+    var user: String?
+
+    @Option(help: ArgumentHelp("Address published for this host (env COREOS_PRIVATE_IPV4; default: the address of the default route's interface).", valueName: "address"))
+    var hostIP: String?
+
+    @Option(help: ArgumentHelp("Time to connect to an etcd member (default 5s).", valueName: "duration"))
+    var dialTimeout: String?
+
+    @Option(help: ArgumentHelp("Time one etcd request may take, fail-over included (default 5s).", valueName: "duration"))
+    var commandTimeout: String?
+
+    @Option(help: ArgumentHelp("Where logs go: auto (journal when stderr is the journal), journal or console.", valueName: "target"))
+    var logTarget: String?
+}
+
+/// The global options resolved against the environment and validated, before any etcd call.
+struct Settings: Sendable {
+    var etcd: EtcdClient.Configuration
+    var layout: KeyLayout
+    var logTarget: LogTarget
+    var commandTimeout: Duration
+
+    init(_ options: GlobalOptions, environment: [String: String]) throws {
+        func value(_ flag: String?, _ names: String...) -> String? {
+            if let flag { return flag }
+            return names.lazy.compactMap { environment[$0] }.first { !$0.isEmpty }
+        }
+
+        let endpointList = value(options.endpoints, "SERVICE_MONITOR_ENDPOINTS", "ETCDCTL_ENDPOINTS") ?? "http://127.0.0.1:2379"
+        let endpoints = try Self.endpoints(endpointList)
+        layout = try KeyLayout(prefix: value(options.prefix, "SERVICE_MONITOR_PREFIX") ?? "/service-monitor")
+
+        let dialTimeout = try Self.positive(options.dialTimeout ?? "5s", option: "--dial-timeout")
+        commandTimeout = try Self.positive(options.commandTimeout ?? "5s", option: "--command-timeout")
+
+        let targetName = options.logTarget ?? "auto"
+        guard let target = LogTarget(rawValue: targetName) else {
+            throw BadInput(option: "--log-target", message: "\(targetName.debugDescription): use auto, journal or console")
+        }
+        logTarget = target
+
+        let caFile = value(options.cacert, "ETCDCTL_CACERT")
+        let certificateFile = value(options.cert, "ETCDCTL_CERT")
+        let keyFile = value(options.key, "ETCDCTL_KEY")
+        for (option, file) in [("--cacert", caFile), ("--cert", certificateFile), ("--key", keyFile)] {
+            if let file { try ConfigurationError.requireReadable(file, option: option) }
+        }
+        if (certificateFile == nil) != (keyFile == nil) {
+            throw ConfigurationError(message: "--cert and --key go together: a client certificate needs its key")
+        }
+        let tls = caFile == nil && certificateFile == nil ? nil
+            : EtcdClient.TLS(caFile: caFile, certificateFile: certificateFile, keyFile: keyFile)
+
+        let credentials = try value(options.user, "ETCDCTL_USER").map {
+            try Self.credentials($0, passwordFile: environment["SERVICE_MONITOR_PASSWORD_FILE"])
+        }
+        etcd = EtcdClient.Configuration(
+            endpoints: endpoints,
+            dialTimeout: dialTimeout,
+            requestTimeout: commandTimeout,
+            tls: tls,
+            credentials: credentials
+        )
+    }
+
+    static func positive(_ text: String, option: String) throws(BadInput) -> Duration {
+        let duration = try Duration(parsing: text, option: option)
+        guard duration > .zero else { throw BadInput(option: option, message: "\(text.debugDescription): must be longer than zero") }
+        return duration
+    }
+
+    /// `http://host:port` or `https://host:port`, comma separated; anything else is bad input.
+    static func endpoints(_ list: String) throws(BadInput) -> [String] {
+        let endpoints = list.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingSpaces }
+        for endpoint in endpoints {
+            let scheme = endpoint.hasPrefix("http://") ? "http://" : endpoint.hasPrefix("https://") ? "https://" : nil
+            let rest = scheme.map { endpoint.dropFirst($0.count) } ?? ""
+            let hostPort = rest.hasSuffix("/") ? rest.dropLast() : rest
+            let port = hostPort.split(separator: ":").last.flatMap { Int($0) }
+            guard scheme != nil, !hostPort.contains("/"), hostPort.contains(":"), let port, (1...65535).contains(port),
+                  !hostPort.hasPrefix(":") else {
+                throw BadInput(option: "--endpoints", message: "\(endpoint.debugDescription): not an etcd client URL such as http://127.0.0.1:2379")
+            }
+        }
+        return endpoints
+    }
+
+    static func credentials(_ user: String, passwordFile: String?) throws -> EtcdClient.Credentials {
+        if let colon = user.firstIndex(of: ":") {
+            let name = String(user[..<colon])
+            guard !name.isEmpty else { throw BadInput(option: "--user", message: "needs a name before the colon") }
+            return EtcdClient.Credentials(user: name, password: String(user[user.index(after: colon)...]))
+        }
+        guard let passwordFile else {
+            throw BadInput(option: "--user", message: "\(user.debugDescription) has no password: use name:password or SERVICE_MONITOR_PASSWORD_FILE")
+        }
+        try ConfigurationError.requireReadable(passwordFile, option: "SERVICE_MONITOR_PASSWORD_FILE")
+        var password = try ConfigurationError.read(passwordFile, option: "SERVICE_MONITOR_PASSWORD_FILE")
+        while password.hasSuffix("\n") || password.hasSuffix("\r") { password.removeLast() }
+        return EtcdClient.Credentials(user: user, password: password)
+    }
+}
+
+/// Configuration the operator must fix on the host (unreadable TLS or password files): exit 78.
+struct ConfigurationError: Error, CustomStringConvertible {
+    var message: String
+    var description: String { message }
+
+    static func requireReadable(_ path: String, option: String) throws(ConfigurationError) {
+        guard access(path, R_OK) == 0 else {
+            let reason = String(decoding: strerror(errno).map { UnsafeRawBufferPointer(start: $0, count: strlen($0)) }.map(Array.init) ?? [], as: UTF8.self)
+            throw ConfigurationError(message: "\(option) \(path.debugDescription): cannot read: \(reason)")
+        }
+    }
+
+    static func read(_ path: String, option: String) throws(ConfigurationError) -> String {
+        guard let file = fopen(path, "r") else {
+            throw ConfigurationError(message: "\(option) \(path.debugDescription): cannot read")
+        }
+        defer { fclose(file) }
+        var bytes = [UInt8](), buffer = [UInt8](repeating: 0, count: 4096)
+        while case let count = fread(&buffer, 1, buffer.count, file), count > 0 {
+            bytes.append(contentsOf: buffer[..<count])
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+}
+
+extension Substring {
+    var trimmingSpaces: String {
+        String(drop { $0 == " " }.reversed().drop { $0 == " " }.reversed())
+    }
+}

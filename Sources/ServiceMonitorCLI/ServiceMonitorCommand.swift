@@ -1,0 +1,17 @@
+public import ArgumentParser
+
+/// `service-monitor`: the root command.
+public struct ServiceMonitorCommand: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "service-monitor",
+        abstract: "Monitor a clustered service, publish which instances are healthy, and start instances one at a time — with etcd v3 as the shared store.",
+        version: ServiceMonitorVersion.current,
+        subcommands: [WatchCommand.self]
+    )
+
+    public init() {}
+}
+
+public enum ServiceMonitorVersion {
+    public static let current = "0.1.0"
+}

@@ -1,0 +1,141 @@
+import ArgumentParser
+import Etcd
+import Logging
+import ServiceLifecycle
+import ServiceMonitor
+import Systemd
+import UnixSignals
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `service-monitor watch`: monitor one instance and keep its up/down state in etcd.
+struct WatchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "watch",
+        abstract: "Check a service and keep its up/down state in etcd (runs until SIGTERM/SIGINT).",
+        discussion: """
+        Registers <prefix>/<label>/instances/<service-id> on a lease of --ttl that this process keeps \
+        alive, and rewrites it only when the state flips. Under a Type=notify unit it sends READY=1 \
+        (see --ready-when), a one-line STATUS=, and WATCHDOG=1 while its check loop makes progress.
+        """
+    )
+
+    @OptionGroup var global: GlobalOptions
+
+    @Option(help: "Service label (case-insensitive; [A-Za-z0-9._-], at most 128).")
+    var label: String
+
+    @Option(help: "This instance's id, unique within the label.")
+    var serviceID: String
+
+    @Option(help: ArgumentHelp("What to check: http://, https:// (status within --expect-status) or tcp://host:port (connect).", valueName: "url"))
+    var monitorURL: String
+
+    @Option(help: ArgumentHelp("JSON object published with the record (default {\"name\": \"<service-id>\"}).", valueName: "json"))
+    var serviceInfo: String?
+
+    @Option(help: ArgumentHelp("Time between check starts.", valueName: "duration"))
+    var interval: String = "10s"
+
+    @Option(help: ArgumentHelp("Bound on one check; must be shorter than --interval.", valueName: "duration"))
+    var timeout: String = "2s"
+
+    @Option(help: "Consecutive good checks that make the instance up.")
+    var rise: Int = 1
+
+    @Option(help: "Consecutive bad checks that make the instance down.")
+    var fall: Int = 1
+
+    @Option(help: ArgumentHelp("HTTP statuses that count as up, e.g. 200-299 or 200,204.", valueName: "statuses"))
+    var expectStatus: String = "200-299"
+
+    @Option(help: ArgumentHelp("Lease of the record: it vanishes this long after the monitor dies.", valueName: "duration"))
+    var ttl: String = "15s"
+
+    @Option(help: ArgumentHelp("When to send READY=1: started (registered) or healthy (first up).", valueName: "when"))
+    var readyWhen: String = "started"
+
+    @Flag(help: "Do not release this service-id's startup lease at the first up.")
+    var noReleaseLease = false
+
+    func run() async throws {
+        let environment = Environment.current
+        let settings = try Settings(global, environment: environment)
+        let configuration = try validate(settings: settings, environment: environment)
+        let target = try CheckTarget(parsing: monitorURL)
+        let checkerConfiguration = HealthChecker.Configuration(
+            timeout: try Settings.positive(timeout, option: "--timeout"),
+            expectedStatus: try ExpectedStatus(parsing: expectStatus)
+        )
+
+        settings.logTarget.bootstrap(identifier: "service-monitor", level: .info)
+        let logger = Logger(label: "service-monitor.watch")
+        let client = try EtcdClient(configuration: settings.etcd)
+        try await withHealthChecker(target: target, configuration: checkerConfiguration) { checker in
+            let progress = ProgressSignal()
+            let monitor = Monitor(
+                configuration: configuration, checker: checker, store: EtcdMonitorStore(client: client),
+                progress: progress, logger: logger
+            )
+            // The client comes first so graceful shutdown stops it last, after the monitor
+            // has deregistered through it.
+            var services: [any Service] = [client, monitor]
+            if let watchdog = try Watchdog.fromEnvironment() {
+                // A healthy loop completes a check at least every interval + timeout.
+                let stallTimeout = configuration.interval + checkerConfiguration.timeout + settings.commandTimeout
+                services.append(WatchdogPinger(watchdog: watchdog, progress: progress, stallTimeout: stallTimeout, logger: logger))
+            }
+            let group = ServiceGroup(
+                configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+            )
+            try await group.run()
+        }
+    }
+
+    /// Everything checked before the first etcd call: bad input exits 64 having written nothing.
+    func validate(settings: Settings, environment: [String: String]) throws -> MonitorConfiguration {
+        let label = try Label(label)
+        let serviceID = try ServiceID(serviceID)
+        _ = try CheckTarget(parsing: monitorURL)
+        _ = try ExpectedStatus(parsing: expectStatus)
+        let info = try serviceInfo.map(ServiceInfo.init(parsing:)) ?? .defaultInfo(for: serviceID)
+        let interval = try Settings.positive(interval, option: "--interval")
+        let timeout = try Settings.positive(timeout, option: "--timeout")
+        guard timeout < interval else {
+            throw BadInput(option: "--timeout", message: "\(self.timeout.debugDescription) must be shorter than --interval \(self.interval.debugDescription)")
+        }
+        let ttl = try Settings.positive(ttl, option: "--ttl")
+        guard ttl >= .seconds(2) else {
+            throw BadInput(option: "--ttl", message: "\(self.ttl.debugDescription): at least 2s, so the keep-alive can renew it in time")
+        }
+        for (option, value) in [("--rise", rise), ("--fall", fall)] where !(1...100).contains(value) {
+            throw BadInput(option: option, message: "\(value): must be between 1 and 100")
+        }
+        guard let readyWhen = ReadyWhen(rawValue: readyWhen) else {
+            throw BadInput(option: "--ready-when", message: "\(readyWhen.debugDescription): use started or healthy")
+        }
+        let host = try HostAddress.resolve(flag: global.hostIP, environment: environment)
+        return MonitorConfiguration(
+            label: label, serviceID: serviceID, host: host, info: info, layout: settings.layout,
+            interval: interval, rise: rise, fall: fall, ttl: ttl, readyWhen: readyWhen,
+            commandTimeout: settings.commandTimeout
+        )
+    }
+}
+
+enum Environment {
+    static var current: [String: String] {
+        var environment: [String: String] = [:]
+        var pointer = environ
+        while let entry = pointer.pointee {
+            let text = String(cString: entry)
+            if let equals = text.firstIndex(of: "=") {
+                environment[String(text[..<equals])] = String(text[text.index(after: equals)...])
+            }
+            pointer += 1
+        }
+        return environment
+    }
+}

@@ -1,0 +1,3 @@
+import ServiceMonitorCLI
+
+await ServiceMonitorCommand.runAsMain()

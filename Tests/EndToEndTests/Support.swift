@@ -1,0 +1,164 @@
+import Etcd
+import Foundation
+import TestSupport
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A running `stand-in-service`: the watched service, whose HTTP status the test sets.
+final class StandIn: @unchecked Sendable {
+    let process: Process
+    let port: Int
+    let host: String
+    let directory: String
+
+    var statusFile: String { directory + "/status" }
+    var requestLog: String { directory + "/requests" }
+    var url: String { "http://\(host):\(port)/" }
+
+    init(host: String = "127.0.0.1", arguments: [String] = []) throws {
+        self.host = host
+        directory = try EtcdTestPaths.makeTemporaryDirectory(prefix: "stand-in")
+        let output = Pipe()
+        process = try Command.start(
+            try BuildProducts.executable(named: "stand-in-service"),
+            ["--listen", "\(host):0", "--status-file", directory + "/status", "--request-log", directory + "/requests"] + arguments,
+            standardOutput: output.fileHandleForWriting
+        )
+        // Its first line is the readiness signal: "listening on PORT" (EOF if it died).
+        var line = Data()
+        while !line.contains(UInt8(ascii: "\n")) {
+            let chunk = output.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            line.append(chunk)
+        }
+        let text = String(decoding: line, as: UTF8.self)
+        guard text.hasPrefix("listening on "), let port = Int(text.dropFirst("listening on ".count).prefix { $0.isNumber }) else {
+            process.terminate()
+            throw CommandError(description: "stand-in-service did not start: \(text.debugDescription)")
+        }
+        self.port = port
+    }
+
+    func set(status: Int) throws {
+        try "\(status)\n".write(toFile: statusFile, atomically: true, encoding: .utf8)
+    }
+
+    /// The statuses served so far, oldest first.
+    var served: [Int] {
+        ((try? String(contentsOfFile: requestLog, encoding: .utf8)) ?? "").split(separator: "\n").compactMap { Int($0) }
+    }
+
+    deinit {
+        if process.isRunning {
+            process.terminate()
+            process.waitUntilExit()
+        }
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+}
+
+/// A `service-monitor` process started by a test, its standard error kept in a file.
+final class MonitorProcess: @unchecked Sendable {
+    let process: Process
+    let logFile: String
+
+    init(_ arguments: [String], environment: [String: String?] = [:]) throws {
+        logFile = try EtcdTestPaths.makeTemporaryDirectory(prefix: "monitor") + "/stderr"
+        _ = FileManager.default.createFile(atPath: logFile, contents: nil)
+        process = try Command.start(
+            try BuildProducts.executable(named: "service-monitor"),
+            arguments,
+            environment: environment.merging(["JOURNAL_STREAM": nil, "NOTIFY_SOCKET": nil]) { mine, _ in mine },
+            standardError: FileHandle(forWritingAtPath: logFile)
+        )
+    }
+
+    var log: String { (try? String(contentsOfFile: logFile, encoding: .utf8)) ?? "" }
+
+    /// SIGTERM and wait (bounded); returns the exit status.
+    func terminate(timeout: Duration = .seconds(15)) throws -> Int32 {
+        process.terminate()
+        try eventually(timeout: timeout, "service-monitor to exit after SIGTERM") { process.isRunning ? nil : true }
+        return process.terminationStatus
+    }
+
+    func kill9() {
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+    }
+
+    deinit {
+        if process.isRunning { kill9() }
+    }
+}
+
+/// The instance record as the contract (SPEC §4) describes it, decoded independently of the
+/// product's own types.
+// @unchecked: the JSON object is immutable once decoded.
+struct StoredRecord: @unchecked Sendable {
+    let json: [String: Any]
+    let modRevision: Int64
+    let lease: Int64
+
+    var state: String? { json["state"] as? String }
+    var host: String? { json["host"] as? String }
+    var serviceID: String? { json["service_id"] as? String }
+    var detail: String? { json["detail"] as? String }
+    var since: String? { json["since"] as? String }
+    var info: [String: Any]? { json["info"] as? [String: Any] }
+
+    init(_ kv: KeyValue) throws {
+        guard let object = try JSONSerialization.jsonObject(with: Data(kv.value)) as? [String: Any] else {
+            throw CommandError(description: "record is not a JSON object: \(kv.valueString)")
+        }
+        json = object
+        modRevision = kv.modRevision
+        lease = kv.lease
+    }
+}
+
+extension EtcdClient {
+    /// Waits — driven by an etcd watch, bounded by `timeout` — until the record at `key`
+    /// satisfies `condition` (`nil` means the key is absent), and returns it.
+    func waitForRecord(
+        _ key: String,
+        timeout: Duration = .seconds(20),
+        _ what: String,
+        _ condition: @escaping @Sendable (StoredRecord?) -> Bool
+    ) async throws -> StoredRecord? {
+        let current = try await range(.key(key))
+        let record = try current.kvs.first.map(StoredRecord.init)
+        if condition(record) { return record }
+        return try await withThrowingTaskGroup(of: StoredRecord?.self) { group in
+            group.addTask {
+                try await self.watch(.key(key), options: WatchOptions(startRevision: current.header.revision + 1)) { batches in
+                    for try await batch in batches {
+                        for event in batch.events {
+                            let record = event.kind == .put ? try StoredRecord(event.kv) : nil
+                            if condition(record) { return record }
+                        }
+                    }
+                    throw CommandError(description: "watch on \(key) ended")
+                }
+            }
+            group.addTask {
+                try await Task.sleep(for: timeout)
+                throw CommandError(description: "timed out after \(timeout) waiting for \(key) to be \(what)")
+            }
+            defer { group.cancelAll() }
+            return try await group.next()!
+        }
+    }
+
+    /// The store's current revision (a read that moves nothing).
+    func currentRevision() async throws -> Int64 {
+        try await range(.key("/")).header.revision
+    }
+}
+
+/// A label nobody else uses, so parallel tests and journal queries never see each other.
+func uniqueLabel(_ prefix: String) -> String {
+    "\(prefix)-\(UUID().uuidString.prefix(8).lowercased())"
+}

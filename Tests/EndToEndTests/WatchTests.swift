@@ -1,0 +1,176 @@
+import Etcd
+import Foundation
+import Testing
+import TestSupport
+
+/// `service-monitor watch` as a real process against a real etcd and a real HTTP service.
+@Suite("watch", .timeLimit(.minutes(2)))
+struct WatchTests {
+    @Test func registersTransitionsOnlyAndDeregistersOnSIGTERM() async throws {
+        try await EtcdCluster.with(members: 1) { cluster in
+            try await withEtcdClient(.init(endpoints: cluster.clientURLs)) { client in
+                let service = try StandIn()
+                let label = uniqueLabel("web")
+                let key = "/service-monitor/\(label)/instances/web-1"
+                let monitor = try MonitorProcess([
+                    "watch", "--endpoints", cluster.clientURLs[0], "--label", label.uppercased(), "--service-id", "web-1",
+                    "--monitor-url", service.url, "--interval", "300ms", "--timeout", "200ms", "--host-ip", "127.0.0.11",
+                    "--log-target", "console",
+                ])
+
+                let up = try #require(try await client.waitForRecord(key, "up") { $0?.state == "up" }, "\(monitor.log)")
+                #expect(up.host == "127.0.0.11")
+                #expect(up.serviceID == "web-1")
+                #expect(up.detail?.hasPrefix("HTTP 200 in ") == true)
+                #expect(up.info as? [String: String] == ["name": "web-1"])
+                #expect(up.lease != 0)
+
+                // Steady state: checks keep running, the store sees no write.
+                let requestsBefore = service.served.count
+                let revisionBefore = try await client.currentRevision()
+                try await eventuallyAsync("five more checks") { service.served.count >= requestsBefore + 5 }
+                #expect(try await client.currentRevision() == revisionBefore)
+
+                try service.set(status: 503)
+                let down = try #require(try await client.waitForRecord(key, "down") { $0?.state == "down" })
+                #expect(down.detail?.hasPrefix("HTTP 503 in ") == true)
+                #expect(down.lease == up.lease)
+
+                try service.set(status: 200)
+                let upAgain = try #require(try await client.waitForRecord(key, "up again") { $0?.state == "up" })
+                #expect(upAgain.modRevision > down.modRevision)
+
+                // SIGTERM: deregistered at once (the lease is revoked), exit 0.
+                #expect(try monitor.terminate() == 0, "\(monitor.log)")
+                #expect(try await client.range(.key(key)).kvs.isEmpty)
+                #expect(monitor.log.contains("MESSAGE_ID=6e9f0a1b2c3d4e5f8a7b6c5d4e3f2a1b"), "no deregistered entry: \(monitor.log)")
+            }
+        }
+    }
+
+    @Test func riseAndFallNeedConsecutiveResults() async throws {
+        try await EtcdCluster.with(members: 1) { cluster in
+            try await withEtcdClient(.init(endpoints: cluster.clientURLs)) { client in
+                let service = try StandIn()
+                let label = uniqueLabel("rise")
+                let key = "/service-monitor/\(label)/instances/r-1"
+                let monitor = try MonitorProcess([
+                    "watch", "--endpoints", cluster.clientURLs[0], "--label", label, "--service-id", "r-1",
+                    "--monitor-url", service.url, "--interval", "400ms", "--timeout", "200ms", "--rise", "2", "--fall", "3",
+                    "--host-ip", "127.0.0.12", "--log-target", "console",
+                ])
+                _ = try await client.waitForRecord(key, "up") { $0?.state == "up" }
+                // Up only after two good checks.
+                #expect(service.served.count >= 2, "up after \(service.served)\n\(monitor.log)")
+
+                try service.set(status: 503)
+                let okBefore = service.served.count
+                _ = try await client.waitForRecord(key, "down") { $0?.state == "down" }
+                let failures = service.served.dropFirst(okBefore).filter { $0 == 503 }.count
+                #expect(failures >= 3, "down after \(failures) failed checks")
+                _ = try monitor.terminate()
+            }
+        }
+    }
+
+    @Test func storesServiceInfoAndRejectsBadInputWithoutWriting() async throws {
+        try await EtcdCluster.with(members: 1) { cluster in
+            try await withEtcdClient(.init(endpoints: cluster.clientURLs)) { client in
+                let label = uniqueLabel("info")
+                let base = ["watch", "--endpoints", cluster.clientURLs[0], "--label", label, "--service-id", "es-1", "--host-ip", "127.0.0.13"]
+                let revision = try await client.currentRevision()
+                let monitor = try BuildProducts.executable(named: "service-monitor")
+                let invalid: [([String], String)] = [
+                    (["--monitor-url", "http://127.0.0.1:9/", "--service-info", "{not json"], "--service-info \"{not json\": not valid JSON"),
+                    (["--monitor-url", "http://127.0.0.1:9/", "--service-info", "[1,2]"], "--service-info \"[1,2]\": must be a JSON object"),
+                    (["--monitor-url", "ftp://127.0.0.1/"], "ftp"),
+                    (["--monitor-url", "http://127.0.0.1:9/", "--interval", "1s", "--timeout", "2s"], "--timeout \"2s\" must be shorter than --interval \"1s\""),
+                ]
+                for (arguments, expected) in invalid {
+                    let result = try Command.run(monitor, base + arguments, environment: ["JOURNAL_STREAM": nil])
+                    #expect(result.status == 64, "\(arguments): \(result)")
+                    let lines = result.standardError.split(separator: "\n")
+                    #expect(lines.count == 1, "\(arguments): \(result)")
+                    #expect(result.standardError.contains(expected), "\(arguments): \(result)")
+                }
+                #expect(try await client.currentRevision() == revision, "bad input wrote to etcd")
+
+                let service = try StandIn()
+                let process = try MonitorProcess(base + [
+                    "--monitor-url", service.url, "--interval", "500ms", "--timeout", "200ms",
+                    "--service-info", #"{"http_port": 9200, "transport_port": 9300, "name": "es-1", "tags": ["a", "b"]}"#,
+                ])
+                let record = try #require(try await client.waitForRecord("/service-monitor/\(label)/instances/es-1", "up") { $0?.state == "up" })
+                #expect(record.info?["transport_port"] as? Int == 9300)
+                #expect(record.info?["http_port"] as? Int == 9200)
+                #expect(record.info?["tags"] as? [String] == ["a", "b"])
+                _ = try process.terminate()
+            }
+        }
+    }
+
+    @Test func aKilledWatchersRecordVanishesWithinItsTTL() async throws {
+        try await EtcdCluster.with(members: 1) { cluster in
+            try await withEtcdClient(.init(endpoints: cluster.clientURLs)) { client in
+                let service = try StandIn()
+                let label = uniqueLabel("kill")
+                let key = "/service-monitor/\(label)/instances/k-1"
+                let monitor = try MonitorProcess([
+                    "watch", "--endpoints", cluster.clientURLs[0], "--label", label, "--service-id", "k-1",
+                    "--monitor-url", service.url, "--interval", "1s", "--timeout", "200ms", "--ttl", "3s", "--host-ip", "127.0.0.14",
+                ])
+                _ = try await client.waitForRecord(key, "up") { $0?.state == "up" }
+                monitor.kill9()
+                let killed = ContinuousClock.now
+                _ = try await client.waitForRecord(key, timeout: .seconds(10), "gone") { $0 == nil }
+                let gone = ContinuousClock.now - killed
+                // etcd expires leases on its own clock: at most the TTL plus its checking slack.
+                #expect(gone <= .milliseconds(4500), "record lingered \(gone) after kill -9")
+            }
+        }
+    }
+
+    @Test func keepsCheckingWhileEtcdIsDownAndRegistersAgainWhenItReturns() async throws {
+        try await EtcdCluster.with(members: 1) { cluster in
+            let service = try StandIn()
+            let label = uniqueLabel("outage")
+            let key = "/service-monitor/\(label)/instances/o-1"
+            let monitor = try MonitorProcess([
+                "watch", "--endpoints", cluster.clientURLs[0], "--label", label, "--service-id", "o-1",
+                "--monitor-url", service.url, "--interval", "300ms", "--timeout", "200ms", "--ttl", "3s",
+                "--command-timeout", "1s", "--host-ip", "127.0.0.15", "--log-target", "console",
+            ])
+            try await withEtcdClient(.init(endpoints: cluster.clientURLs)) { client in
+                _ = try await client.waitForRecord(key, "up") { $0?.state == "up" }
+            }
+            await cluster.kill(member: 0)
+            // The monitor notices, says so, and keeps checking.
+            try await eventuallyAsync("the monitor to report etcd unreachable") {
+                monitor.log.contains("MESSAGE_ID=7fa01b2c3d4e4f5a9b8c7d6e5f4a3b2c")
+            }
+            let served = service.served.count
+            try await eventuallyAsync("checks to continue during the outage") { service.served.count >= served + 3 }
+            try service.set(status: 503)
+            #expect(monitor.process.isRunning)
+
+            try await cluster.restart(member: 0)
+            try await withEtcdClient(.init(endpoints: cluster.clientURLs)) { client in
+                // Back with the state it saw during the outage.
+                let record = try await client.waitForRecord(key, "down after the outage") { $0?.state == "down" }
+                #expect(record?.detail?.hasPrefix("HTTP 503") == true)
+            }
+            #expect(monitor.log.contains("MESSAGE_ID=80b12c3d4e5f4a6b8c9d0e1f2a3b4c5d"), "no etcd-restored entry:\n\(monitor.log)")
+            #expect(try monitor.terminate() == 0)
+        }
+    }
+}
+
+/// Re-checks a condition on state that has no push notification (a file another process
+/// appends to), bounded.
+func eventuallyAsync(_ what: String, timeout: Duration = .seconds(20), _ condition: () async throws -> Bool) async throws {
+    let deadline = ContinuousClock.now + timeout
+    while try await !condition() {
+        guard ContinuousClock.now < deadline else { throw CommandError(description: "timed out after \(timeout) waiting for \(what)") }
+        try await Task.sleep(for: .milliseconds(50))
+    }
+}

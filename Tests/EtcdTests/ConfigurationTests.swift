@@ -1,0 +1,44 @@
+import Etcd
+import Testing
+
+@Suite("Client configuration")
+struct ConfigurationTests {
+    @Test func defaultsPointAtLocalEtcd() {
+        let defaults = EtcdClient.Configuration.defaults
+        #expect(defaults.endpoints == ["http://127.0.0.1:2379"])
+        #expect(defaults.requestTimeout == .seconds(5))
+        #expect(defaults.dialTimeout == .seconds(5))
+        #expect(defaults.tls == nil)
+        #expect(defaults.credentials == nil)
+    }
+
+    @Test(arguments: ["127.0.0.1:2379", "ftp://127.0.0.1:2379", "http://", "http://host:notaport", "http://host:70000", "http://::1:2379"])
+    func rejectsMalformedEndpoints(_ endpoint: String) {
+        #expect {
+            _ = try EtcdClient(configuration: .init(endpoints: [endpoint]))
+        } throws: { error in
+            (error as? EtcdError)?.code == .invalidConfiguration
+        }
+    }
+
+    @Test(arguments: ["http://127.0.0.1:2379", "https://etcd.example:2379", "http://[::1]:2379", "http://localhost"])
+    func acceptsWellFormedEndpoints(_ endpoint: String) throws {
+        _ = try EtcdClient(configuration: .init(endpoints: [endpoint]))
+    }
+
+    @Test func rejectsEmptyEndpointList() {
+        #expect {
+            _ = try EtcdClient(configuration: .init(endpoints: []))
+        } throws: { error in
+            (error as? EtcdError)?.code == .invalidConfiguration
+        }
+    }
+
+    @Test func prefixRangeEndsAfterTheLastKeyWithThePrefix() {
+        #expect(KeyRange.prefix("/a").rangeEnd == Array("/b".utf8))
+        #expect(KeyRange.prefix([0x61, 0xFF] as [UInt8]).rangeEnd == [0x62])
+        #expect(KeyRange.prefix("").key == [0])
+        #expect(KeyRange.prefix("").rangeEnd == [0])
+        #expect(KeyRange.key("/a").rangeEnd.isEmpty)
+    }
+}

@@ -1,0 +1,281 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Real `etcd` members on loopback for tests: free ports, a temporary data directory, and
+/// everything stopped and deleted afterwards.
+///
+/// ```swift
+/// try await EtcdCluster.with(members: 3) { cluster in
+///     // cluster.clientURLs → ["http://127.0.0.1:41234", ...]
+///     await cluster.kill(member: 0)
+///     try await cluster.restart(member: 0)
+/// }
+/// ```
+///
+/// Output of each member goes to `<directory>/<name>.log` (quoted in errors).
+public final class EtcdCluster: @unchecked Sendable {
+    /// One member's addresses and process.
+    public struct Member: Sendable {
+        public let name: String
+        public let clientPort: Int
+        public let peerPort: Int
+        public let clientURL: String
+        public let peerURL: String
+        public let dataDirectory: String
+        public let logFile: String
+    }
+
+    /// TLS for the client port (peers stay plain HTTP on loopback).
+    public struct TLS: Sendable {
+        public var certificates: EtcdTestCertificates
+        /// Require client certificates signed by the CA (`--client-cert-auth`).
+        public var requireClientCertificates: Bool
+
+        public init(certificates: EtcdTestCertificates, requireClientCertificates: Bool = true) {
+            self.certificates = certificates
+            self.requireClientCertificates = requireClientCertificates
+        }
+    }
+
+    public let members: [Member]
+    public let directory: String
+    public let tls: TLS?
+    /// `user:password` passed to `etcdctl` once auth is enabled.
+    public var etcdctlUser: String? {
+        get { self.lock.withLock { self._etcdctlUser } }
+        set { self.lock.withLock { self._etcdctlUser = newValue } }
+    }
+
+    private let lock = NSLock()
+    private var processes: [(process: Process, exit: EtcdProcessExit)?]
+    private var _etcdctlUser: String?
+    private var stopped = false
+
+    /// Client URLs of all members, in member order.
+    public var clientURLs: [String] { self.members.map(\.clientURL) }
+
+    /// Starts `members` members and waits until the cluster answers (bounded by
+    /// `startTimeout`), then runs `body` and stops everything — also when `body` throws.
+    public static func with<Result>(
+        members: Int = 1,
+        tls: TLS? = nil,
+        startTimeout: Duration = .seconds(30),
+        _ body: (EtcdCluster) async throws -> Result
+    ) async throws -> Result {
+        let cluster = try await EtcdCluster.start(members: members, tls: tls, startTimeout: startTimeout)
+        do {
+            let result = try await body(cluster)
+            cluster.stop()
+            return result
+        } catch {
+            cluster.stop()
+            throw error
+        }
+    }
+
+    /// Starts a cluster; call ``stop()`` when done (``with(members:tls:startTimeout:_:)`` does).
+    public static func start(members count: Int = 1, tls: TLS? = nil, startTimeout: Duration = .seconds(30)) async throws -> EtcdCluster {
+        precondition(count >= 1)
+        let directory = try EtcdTestPaths.makeTemporaryDirectory(prefix: "etcd-cluster")
+        let ports = try EtcdFreePorts.take(2 * count)
+        let clientScheme = tls == nil ? "http" : "https"
+        let members = (0..<count).map { index in
+            let name = "m\(index)"
+            return Member(
+                name: name,
+                clientPort: ports[2 * index],
+                peerPort: ports[2 * index + 1],
+                clientURL: "\(clientScheme)://127.0.0.1:\(ports[2 * index])",
+                peerURL: "http://127.0.0.1:\(ports[2 * index + 1])",
+                dataDirectory: "\(directory)/\(name).data",
+                logFile: "\(directory)/\(name).log"
+            )
+        }
+        let cluster = EtcdCluster(members: members, directory: directory, tls: tls)
+        do {
+            for index in members.indices { try cluster.launch(member: index, initialState: "new") }
+            try await cluster.waitUntilHealthy(timeout: startTimeout)
+        } catch {
+            cluster.stop()
+            throw error
+        }
+        return cluster
+    }
+
+    private init(members: [Member], directory: String, tls: TLS?) {
+        self.members = members
+        self.directory = directory
+        self.tls = tls
+        self.processes = Array(repeating: nil, count: members.count)
+    }
+
+    deinit {
+        self.stop()
+    }
+
+    // MARK: - Member control
+
+    /// SIGKILLs one member (no graceful shutdown: its connections just drop) and waits until
+    /// it is gone.
+    public func kill(member index: Int) async {
+        guard let launched = self.takeProcess(member: index) else { return }
+        _ = Glibc.kill(launched.process.processIdentifier, SIGKILL)
+        await launched.exit.wait()
+    }
+
+    private func takeProcess(member index: Int) -> (process: Process, exit: EtcdProcessExit)? {
+        self.lock.withLock {
+            defer { self.processes[index] = nil }
+            return self.processes[index]
+        }
+    }
+
+    /// Freezes a member with SIGSTOP: its connections stay open but nothing answers, as with a
+    /// hung host or a network partition.
+    public func pause(member index: Int) {
+        self.signal(SIGSTOP, member: index)
+    }
+
+    /// Lets a paused member run again (SIGCONT).
+    public func resume(member index: Int) {
+        self.signal(SIGCONT, member: index)
+    }
+
+    private func signal(_ signal: Int32, member index: Int) {
+        guard let launched = self.lock.withLock({ self.processes[index] }) else { return }
+        _ = Glibc.kill(launched.process.processIdentifier, signal)
+    }
+
+    /// Starts a killed member again with its data and waits until it answers.
+    public func restart(member index: Int, timeout: Duration = .seconds(30)) async throws {
+        try self.launch(member: index, initialState: "existing")
+        try await self.waitUntilHealthy(members: [index], timeout: timeout)
+    }
+
+    /// Whether the member's process is running.
+    public func isRunning(member index: Int) -> Bool {
+        self.lock.withLock { self.processes[index].map { !$0.exit.exited } ?? false }
+    }
+
+    /// Index of the member with this client URL.
+    public func memberIndex(clientURL: String) -> Int? {
+        self.members.firstIndex { $0.clientURL == clientURL }
+    }
+
+    /// Kills every member and deletes the data directory. Safe to call twice.
+    public func stop() {
+        let alreadyStopped = self.lock.withLock { () -> Bool in
+            defer { self.stopped = true }
+            return self.stopped
+        }
+        guard !alreadyStopped else { return }
+        for index in self.members.indices {
+            // Synchronous on purpose (also runs from deinit); SIGKILL makes the wait short.
+            guard let launched = self.takeProcess(member: index) else { continue }
+            _ = Glibc.kill(launched.process.processIdentifier, SIGKILL)
+            launched.process.waitUntilExit()
+        }
+        try? FileManager.default.removeItem(atPath: self.directory)
+    }
+
+    // MARK: - etcdctl
+
+    /// Runs `etcdctl` against `members` (default: all) with the cluster's TLS and, once set,
+    /// ``etcdctlUser``; returns stdout, throws with stderr on failure.
+    @discardableResult
+    public func etcdctl(_ arguments: [String], members: [Int]? = nil, user: String? = nil) async throws -> String {
+        let endpoints = (members ?? Array(self.members.indices)).map { self.members[$0].clientURL }
+        var fullArguments = ["--endpoints=\(endpoints.joined(separator: ","))", "--dial-timeout=2s", "--command-timeout=5s"]
+        if let tls = self.tls {
+            fullArguments += [
+                "--cacert=\(tls.certificates.caFile)",
+                "--cert=\(tls.certificates.clientCertificateFile)",
+                "--key=\(tls.certificates.clientKeyFile)",
+            ]
+        }
+        if let user = user ?? self.etcdctlUser { fullArguments.append("--user=\(user)") }
+        return try await EtcdTestProcess.run("/usr/bin/etcdctl", fullArguments + arguments, environment: ["ETCDCTL_API": "3"])
+    }
+
+    // MARK: - Internals
+
+    private func launch(member index: Int, initialState: String) throws {
+        let member = self.members[index]
+        let initialCluster = self.members.map { "\($0.name)=\($0.peerURL)" }.joined(separator: ",")
+        var arguments = [
+            "--name", member.name,
+            "--data-dir", member.dataDirectory,
+            "--listen-client-urls", member.clientURL,
+            "--advertise-client-urls", member.clientURL,
+            "--listen-peer-urls", member.peerURL,
+            "--initial-advertise-peer-urls", member.peerURL,
+            "--initial-cluster", initialCluster,
+            "--initial-cluster-state", initialState,
+            "--initial-cluster-token", URL(fileURLWithPath: self.directory).lastPathComponent,
+            "--logger", "zap",
+            "--log-level", "error",
+            // Fast elections keep fail-over tests short; fine on loopback.
+            "--heartbeat-interval", "50",
+            "--election-timeout", "500",
+        ]
+        if let tls = self.tls {
+            arguments += [
+                "--cert-file", tls.certificates.serverCertificateFile,
+                "--key-file", tls.certificates.serverKeyFile,
+                "--trusted-ca-file", tls.certificates.caFile,
+            ]
+            if tls.requireClientCertificates { arguments.append("--client-cert-auth") }
+        }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/etcd")
+        process.arguments = arguments
+        if !FileManager.default.fileExists(atPath: member.logFile) {
+            _ = FileManager.default.createFile(atPath: member.logFile, contents: nil)
+        }
+        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: member.logFile))
+        log.seekToEndOfFile()
+        process.standardOutput = log
+        process.standardError = log
+        process.standardInput = FileHandle.nullDevice
+        let exit = EtcdProcessExit(observing: process)
+        do {
+            try process.run()
+        } catch {
+            throw EtcdTestError("cannot start /usr/bin/etcd (is etcd-server installed?): \(error)")
+        }
+        try? log.close()
+        self.lock.withLock { self.processes[index] = (process, exit) }
+    }
+
+    /// Polls `etcdctl endpoint health` (a real read through raft) until every given member
+    /// answers healthy.
+    private func waitUntilHealthy(members indices: [Int]? = nil, timeout: Duration) async throws {
+        let indices = indices ?? Array(self.members.indices)
+        let deadline = ContinuousClock.now.advanced(by: timeout)
+        var lastError = ""
+        while ContinuousClock.now < deadline {
+            for index in indices where !self.isRunning(member: index) {
+                throw EtcdTestError("etcd member \(self.members[index].name) exited during start-up:\n\(self.logTail(member: index))")
+            }
+            do {
+                // Health needs no auth and works before auth is enabled; --user is irrelevant.
+                try await self.etcdctl(["endpoint", "health"], members: indices, user: nil)
+                return
+            } catch {
+                lastError = "\(error)"
+            }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw EtcdTestError("etcd members \(indices) not healthy within \(timeout): \(lastError)\n\(self.logTail(member: indices[0]))")
+    }
+
+    private func logTail(member index: Int) -> String {
+        let text = (try? String(contentsOfFile: self.members[index].logFile, encoding: .utf8)) ?? ""
+        return text.split(separator: "\n").suffix(20).joined(separator: "\n")
+    }
+}

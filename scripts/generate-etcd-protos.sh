@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Regenerates Sources/Etcd/Generated from etcd 3.4's own .proto files.
+#
+# CI never runs this: the generated Swift is committed. Run it only when moving to another etcd
+# API version or another swift-protobuf / grpc-swift-protobuf release.
+#
+# Needs:
+#   - protoc                      (Debian: protobuf-compiler)
+#   - etcd's protos               (Debian: golang-etcd-server-dev, or ETCD_PROTO_ROOT=<etcd source tree>)
+#   - protoc-gen-swift            (swift-protobuf 1.39.0, product `protoc-gen-swift`)
+#   - protoc-gen-grpc-swift-2     (grpc-swift-protobuf 2.4.1, product `protoc-gen-grpc-swift-2`)
+#
+# To build the two plugins, make a throwaway package outside this repository that depends on
+# swift-protobuf and grpc-swift-protobuf at those versions, then
+#   swift build --product protoc-gen-swift && swift build --product protoc-gen-grpc-swift-2
+# and point PLUGIN_DIR at its .build/debug (or put both on PATH).
+#
+# etcd's protos carry gogoproto and google.api (grpc-gateway) annotations that only matter to Go;
+# they are stripped here so that protoc needs no extra include files.
+set -euo pipefail
+
+repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+proto_root="${ETCD_PROTO_ROOT:-/usr/share/gocode/src/go.etcd.io/etcd}"
+plugin_dir="${PLUGIN_DIR:-}"
+out_dir="$repo_root/Sources/Etcd/Generated"
+
+find_plugin() {
+    local name="$1"
+    if [[ -n "$plugin_dir" && -x "$plugin_dir/$name" ]]; then
+        echo "$plugin_dir/$name"
+    elif command -v "$name" >/dev/null 2>&1; then
+        command -v "$name"
+    else
+        echo "error: $name not found (set PLUGIN_DIR or put it on PATH)" >&2
+        exit 1
+    fi
+}
+swift_plugin="$(find_plugin protoc-gen-swift)"
+grpc_plugin="$(find_plugin protoc-gen-grpc-swift-2)"
+
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+
+# Keep etcd's import paths ("etcd/mvcc/mvccpb/kv.proto", ...) valid inside the temp tree.
+for rel in etcdserver/etcdserverpb/rpc.proto mvcc/mvccpb/kv.proto auth/authpb/auth.proto; do
+    src="$proto_root/$rel"
+    [[ -f "$src" ]] || { echo "error: missing $src" >&2; exit 1; }
+    mkdir -p "$work/etcd/$(dirname "$rel")"
+    sed -e '/^import "gogoproto\/gogo.proto";/d' \
+        -e '/^import "google\/api\/annotations.proto";/d' \
+        -e '/^option (gogoproto\.[a-z_]*) = [a-z]*;/d' \
+        -e '/option (google\.api\.http) = {/,/};/d' \
+        -e 's/ \[(gogoproto\.[^]]*\]//g' \
+        "$src" > "$work/etcd/$rel"
+done
+
+mkdir -p "$out_dir"
+rm -f "$out_dir"/*.swift
+
+protos=(etcd/etcdserver/etcdserverpb/rpc.proto etcd/mvcc/mvccpb/kv.proto etcd/auth/authpb/auth.proto)
+
+protoc --proto_path="$work" \
+    --plugin=protoc-gen-swift="$swift_plugin" \
+    --swift_out="$out_dir" \
+    --swift_opt=Visibility=Internal,FileNaming=DropPath \
+    "${protos[@]}"
+
+protoc --proto_path="$work" \
+    --plugin=protoc-gen-grpc-swift-2="$grpc_plugin" \
+    --grpc-swift-2_out="$out_dir" \
+    --grpc-swift-2_opt=Visibility=Internal,Client=true,Server=false,FileNaming=DropPath \
+    etcd/etcdserver/etcdserverpb/rpc.proto
+
+# Files without services get an empty .grpc.swift from some plugin versions; drop those.
+for f in "$out_dir"/*.grpc.swift; do
+    grep -q 'struct\|enum\|extension' "$f" || rm -f "$f"
+done
+
+echo "generated into $out_dir:"
+ls -1 "$out_dir"
