@@ -4,7 +4,11 @@ extension EtcdClient {
     /// ```swift
     /// var configuration = EtcdClient.Configuration.defaults
     /// configuration.endpoints = ["https://10.0.0.1:2379", "https://10.0.0.2:2379"]
-    /// configuration.tls = .init(caFile: "/etc/etcd/ca.pem", certificateFile: "/etc/etcd/client.pem", keyFile: "/etc/etcd/client-key.pem")
+    /// configuration.tls = .init(
+    ///     caFile: "/etc/etcd/ca.pem",
+    ///     certificateFile: "/etc/etcd/client.pem",
+    ///     keyFile: "/etc/etcd/client-key.pem"
+    /// )
     /// configuration.credentials = .init(user: "monitor", password: secret)
     /// ```
     public struct Configuration: Sendable {

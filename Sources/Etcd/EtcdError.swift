@@ -37,7 +37,8 @@ public struct EtcdError: Error, Sendable, CustomStringConvertible {
         /// No endpoint could serve the request within its timeout (members down, no leader,
         /// connection refused, ...). Retrying later may succeed.
         public static let unavailable = Self(.unavailable)
-        /// The request's deadline passed while an endpoint was working on it.
+        /// etcd itself reported that the request's deadline passed. (When the client's own
+        /// request timeout runs out the error is ``unavailable``, with this as its cause.)
         public static let deadlineExceeded = Self(.deadlineExceeded)
         /// The authenticated user lacks the permission for this key or operation.
         public static let permissionDenied = Self(.permissionDenied)

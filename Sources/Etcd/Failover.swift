@@ -37,7 +37,7 @@ extension EtcdClient {
         while true {
             let remaining = clock.now.duration(to: deadline)
             guard remaining > .zero else {
-                throw Self.timedOut(operation, code: .unavailable, after: self.configuration.requestTimeout, lastError: lastError)
+                throw Self.timedOut(operation, after: self.configuration.requestTimeout, lastError: lastError)
             }
             if Task.isCancelled {
                 throw EtcdError(code: .cancelled, message: "\(operation) cancelled")
@@ -83,11 +83,10 @@ extension EtcdClient {
                     lastError = mapped
                     self.pool.recordFailure(connection, error: mapped)
                 case _ where mapped.code == .deadlineExceeded:
-                    // A member that was serving us took the request and did not finish: a
-                    // deadline problem. One that never answered: the cluster is unavailable.
-                    let code: EtcdError.Code = self.pool.hasAnswered(connection) ? .deadlineExceeded : .unavailable
+                    // Whether nobody answered or a member without quorum sat on the request, the
+                    // cluster could not serve it in time: unavailable, with the timeout as cause.
                     self.pool.recordFailure(connection, error: mapped)
-                    var error = Self.timedOut(operation, code: code, after: self.configuration.requestTimeout, lastError: mapped)
+                    var error = Self.timedOut(operation, after: self.configuration.requestTimeout, lastError: mapped)
                     if kind == .write && requestSent {
                         // e.g. a proposal forwarded to a leader that just died is lost silently.
                         error.message = "\(operation) may or may not have been applied: " + error.message
@@ -111,14 +110,9 @@ extension EtcdClient {
         return min(remaining, share)
     }
 
-    private static func timedOut(
-        _ operation: String,
-        code: EtcdError.Code,
-        after timeout: Duration,
-        lastError: EtcdError?
-    ) -> EtcdError {
+    private static func timedOut(_ operation: String, after timeout: Duration, lastError: EtcdError?) -> EtcdError {
         EtcdError(
-            code: code,
+            code: .unavailable,
             message: "\(operation): no etcd endpoint could serve the request within \(timeout)"
                 + (lastError.map { " (last error: \($0.code): \($0.message))" } ?? ""),
             endpoint: lastError?.endpoint,

@@ -38,7 +38,11 @@ extension EtcdClient {
                         // A member that takes a whole interval to answer is stuck (stopped,
                         // partitioned): move on rather than let the lease run out.
                         if awaitingAnswer.value {
-                            throw EtcdError(code: .unavailable, message: "member stopped answering keep-alives", endpoint: connection.url)
+                            throw EtcdError(
+                                code: .unavailable,
+                                message: "member stopped answering keep-alives",
+                                endpoint: connection.url
+                            )
                         }
                     }
                 } onResponse: { response in
@@ -54,9 +58,15 @@ extension EtcdClient {
                         renewals.withLock { $0 += 1 }
                         awaitingAnswer.withLock { $0 = false }
                         self.pool.recordSuccess(connection)
-                        onRenewal(LeaseKeepAliveResponse(header: ResponseHeader(message.header), id: message.id, ttl: message.ttl))
+                        onRenewal(
+                            LeaseKeepAliveResponse(header: ResponseHeader(message.header), id: message.id, ttl: message.ttl)
+                        )
                     }
-                    throw EtcdError(code: .unavailable, message: "keep-alive stream closed by the member", endpoint: connection.url)
+                    throw EtcdError(
+                        code: .unavailable,
+                        message: "keep-alive stream closed by the member",
+                        endpoint: connection.url
+                    )
                 }
             } catch {
                 if renewals.value > 0 { retry.streamWorked() }

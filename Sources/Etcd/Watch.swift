@@ -68,7 +68,11 @@ extension EtcdClient {
                             return heard
                         }
                         guard heard else {
-                            throw EtcdError(code: .unavailable, message: "member stopped answering on the watch stream", endpoint: connection.url)
+                            throw EtcdError(
+                                code: .unavailable,
+                                message: "member stopped answering on the watch stream",
+                                endpoint: connection.url
+                            )
                         }
                         try await writer.write(Self.watchProgressRequest)
                     }

@@ -27,7 +27,7 @@ enum ErrorReport {
         }
     }
 
-    static func line(for error: any Error) -> String {
+    static func message(for error: any Error) -> String {
         let text: String
         switch error {
         case let error as EtcdError:
@@ -35,12 +35,11 @@ enum ErrorReport {
         default:
             text = "\(error)"
         }
-        return "service-monitor: " + text.split(whereSeparator: \.isNewline).joined(separator: " ")
+        return text.split(whereSeparator: \.isNewline).joined(separator: " ")
     }
 
     static func exit(with error: any Error) -> Never {
-        let line = self.line(for: error) + "\n"
-        _ = line.withCString { write(2, $0, strlen($0)) }
+        Output.error(message(for: error))
         Glibc.exit(exitStatus(for: error).rawValue)
     }
 }
@@ -75,8 +74,7 @@ extension ServiceMonitorCommand {
             }
             var message = Substring(message(for: error).split(separator: "\n").first ?? "invalid arguments")
             if message.hasPrefix("Error: ") { message = message.dropFirst("Error: ".count) }
-            let line = "service-monitor: \(message) (see --help)\n"
-            _ = line.withCString { write(2, $0, strlen($0)) }
+            Output.error("\(message) (see --help)")
             Glibc.exit(ExitStatus.usage.rawValue)
         }
     }

@@ -76,7 +76,7 @@ struct WatchCommand: AsyncParsableCommand {
         try await withHealthChecker(target: target, configuration: checkerConfiguration) { checker in
             let progress = ProgressSignal()
             let monitor = Monitor(
-                configuration: configuration, checker: checker, store: EtcdMonitorStore(client: client),
+                configuration: configuration, checker: checker, store: EtcdStateStore(client: client),
                 progress: progress, logger: logger
             )
             // The client comes first so graceful shutdown stops it last, after the monitor

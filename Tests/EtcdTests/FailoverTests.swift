@@ -174,6 +174,22 @@ struct FailoverTests {
         }
     }
 
+    @Test func serializableReadsWorkWithoutQuorumLinearizableOnesDoNot() async throws {
+        try await EtcdCluster.with(members: 3) { cluster in
+            try await withClient(cluster, members: [0], configure: { $0.requestTimeout = .seconds(2) }) { client in
+                try await client.put("/quorum/a", value: "1")
+                await cluster.kill(member: 1)
+                await cluster.kill(member: 2)
+
+                let serializable = try await client.get("/quorum/a", options: RangeOptions(serializable: true))
+                #expect(serializable?.valueString == "1")
+                let linearizable = await expectEtcdError { _ = try await client.get("/quorum/a") }
+                #expect(linearizable.error?.code == .unavailable)
+                #expect(linearizable.elapsed < .seconds(3))
+            }
+        }
+    }
+
     @Test func requestFailsAsUnavailableWhenNothingListens() async throws {
         let port = try EtcdFreePorts.take(1)[0]
         var configuration = EtcdClient.Configuration(endpoints: ["http://127.0.0.1:\(port)"])

@@ -6,6 +6,12 @@ public struct CommandResult: Sendable, CustomStringConvertible {
     public var standardOutput: String
     public var standardError: String
 
+    public init(status: Int32, standardOutput: String, standardError: String) {
+        self.status = status
+        self.standardOutput = standardOutput
+        self.standardError = standardError
+    }
+
     public var description: String {
         "exit \(status); stdout: \(standardOutput.debugDescription); stderr: \(standardError.debugDescription)"
     }

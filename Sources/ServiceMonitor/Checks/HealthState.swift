@@ -34,7 +34,8 @@ public struct HealthState: Sendable, Hashable {
     public let fall: Int
     /// The current verdict.
     public private(set) var current: Health = .unknown
-    /// Length of the current run of identical results (ups if the last result was up).
+    /// Length of the current run of identical results, capped at `max(rise, fall)` (beyond that
+    /// only "enough" matters, and a months-long steady state cannot overflow it).
     public private(set) var streak: Int = 0
     /// Whether the current run is of up results; `nil` before the first result.
     public private(set) var streakIsUp: Bool?

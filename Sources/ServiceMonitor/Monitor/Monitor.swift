@@ -9,7 +9,7 @@ public import Systemd
 /// Two loops run side by side so a store outage never stops the checks: the check loop (which
 /// feeds the watchdog's ``ProgressSignal``) and the registrar (lease, keep-alive, writes).
 /// On graceful shutdown it sends `STOPPING=1` and revokes its lease, which deletes the record.
-public struct Monitor<Store: MonitorStore>: Service {
+public struct Monitor<Store: StateStore>: Service {
     public let configuration: MonitorConfiguration
     public let checker: HealthChecker
     public let store: Store

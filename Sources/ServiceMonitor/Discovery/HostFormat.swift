@@ -1,0 +1,106 @@
+/// How `hosts` prints the instances that are up.
+public struct HostFormat: Sendable {
+    public enum Layout: String, Sendable, CaseIterable {
+        /// `a,b,c` — for `discovery.zen.ping.unicast.hosts`-style flags.
+        case csv
+        /// One per line.
+        case lines
+        /// The full records, as a JSON array.
+        case json
+    }
+
+    public var layout: Layout
+    private let template: HostTemplate
+
+    /// `port` appends `:port`; `template` renders each entry (`{host}:{transport_port}`).
+    public init(layout: String, port: Int?, template: String?) throws(BadInput) {
+        guard let parsed = Layout(rawValue: layout) else {
+            throw BadInput(option: "--format", message: "\(layout.quotedForError): use csv, lines or json")
+        }
+        self.layout = parsed
+        if let port, !(1...65535).contains(port) {
+            throw BadInput(option: "--port", message: "\(port): not a port number (1-65535)")
+        }
+        if port != nil, template != nil {
+            throw BadInput(option: "--port", message: "and --template cannot be combined: put the port in the template")
+        }
+        if parsed == .json, port != nil || template != nil {
+            throw BadInput(option: "--format", message: "json prints whole records; --port and --template apply to csv and lines")
+        }
+        self.template = try HostTemplate(template ?? (port.map { "{host}:\($0)" } ?? "{host}"))
+    }
+
+    /// The text to print: empty when nobody is up (csv, lines), `[]` for json; entries that
+    /// render the same appear once, in the order of their first instance.
+    public func render(_ instances: [InstanceRecord]) throws(BadInput) -> String {
+        if layout == .json {
+            return ((try? JSONCoding.encodeString(instances)) ?? "[]") + "\n"
+        }
+        var seen = Set<String>(), entries: [String] = []
+        for instance in instances {
+            let entry = try template.render(instance)
+            if seen.insert(entry).inserted { entries.append(entry) }
+        }
+        guard !entries.isEmpty else { return "" }
+        return entries.joined(separator: layout == .csv ? "," : "\n") + "\n"
+    }
+}
+
+/// `{host}`, `{service_id}` and any top-level key of service-info between literal text.
+struct HostTemplate: Sendable {
+    enum Part: Sendable {
+        case literal(String)
+        case key(String)
+    }
+
+    let parts: [Part]
+    let text: String
+
+    init(_ text: String) throws(BadInput) {
+        self.text = text
+        var parts: [Part] = [], literal = "", key: String?
+        for character in text {
+            switch (character, key) {
+            case ("{", nil):
+                if !literal.isEmpty { parts.append(.literal(literal)); literal = "" }
+                key = ""
+            case ("}", let name?):
+                guard !name.isEmpty else { throw BadInput(option: "--template", message: "\(text.quotedForError): empty {} placeholder") }
+                parts.append(.key(name))
+                key = nil
+            case ("{", _?), ("}", nil):
+                throw BadInput(option: "--template", message: "\(text.quotedForError): unbalanced { }")
+            case (_, let name?):
+                key = name + String(character)
+            case (_, nil):
+                literal.append(character)
+            }
+        }
+        guard key == nil else { throw BadInput(option: "--template", message: "\(text.quotedForError): unbalanced { }") }
+        if !literal.isEmpty { parts.append(.literal(literal)) }
+        self.parts = parts
+    }
+
+    func render(_ instance: InstanceRecord) throws(BadInput) -> String {
+        var output = ""
+        for part in parts {
+            switch part {
+            case .literal(let literal):
+                output += literal
+            case .key("host"):
+                output += instance.host
+            case .key("service_id"):
+                output += instance.serviceID
+            case .key(let name):
+                guard let value = instance.info.fields[name] else {
+                    throw BadInput(
+                        option: "--template",
+                        message: "\(text.quotedForError): unknown key {\(name)} (not host, service_id, nor in the service-info of \(instance.serviceID))"
+                    )
+                }
+                output += value.templateText
+            }
+        }
+        return output
+    }
+}

@@ -1,0 +1,60 @@
+import Etcd
+import ServiceMonitor
+
+/// The etcd client as the core's store.
+struct EtcdStateStore: StateStore {
+    let client: EtcdClient
+
+    func grantLease(ttl: Duration) async throws -> Int64 {
+        // etcd leases are whole seconds; round up so the lease never ends before --ttl.
+        let seconds = max(1, ttl.components.seconds + (ttl.components.attoseconds > 0 ? 1 : 0))
+        return try await client.grantLease(ttl: seconds).id
+    }
+
+    func keepAlive(lease: Int64) async throws -> Never {
+        try await client.keepAlive(lease)
+    }
+
+    func revokeLease(_ lease: Int64) async throws {
+        _ = try await client.revokeLease(lease)
+    }
+
+    func timeToLive(lease: Int64) async throws -> Duration? {
+        do {
+            let ttl = try await client.leaseTimeToLive(lease).ttl
+            return ttl > 0 ? .seconds(ttl) : nil
+        } catch where error.code == .leaseNotFound {
+            return nil
+        }
+    }
+
+    func put(_ key: String, value: [UInt8], lease: Int64) async throws {
+        _ = try await client.put(key, value: value, lease: lease)
+    }
+
+    func list(prefix: String) async throws -> StoreListing {
+        let response = try await client.range(.prefix(prefix))
+        return StoreListing(revision: response.header.revision, entries: response.kvs.map(StoreEntry.init))
+    }
+
+    func watch(prefix: String, after revision: Int64, _ body: @Sendable ([StoreChange]) async throws -> Bool) async throws {
+        do {
+            try await client.watch(.prefix(prefix), options: WatchOptions(startRevision: revision + 1)) { batches in
+                for try await batch in batches where !batch.events.isEmpty {
+                    let changes = batch.events.map { event -> StoreChange in
+                        event.kind == .put ? .put(StoreEntry(event.kv)) : .delete(key: event.kv.keyString)
+                    }
+                    guard try await body(changes) else { return }
+                }
+            }
+        } catch let error as EtcdError where error.code == .compacted {
+            throw StoreCompactedError()
+        }
+    }
+}
+
+extension StoreEntry {
+    init(_ kv: KeyValue) {
+        self.init(key: kv.keyString, value: kv.value, createRevision: kv.createRevision, lease: kv.lease)
+    }
+}

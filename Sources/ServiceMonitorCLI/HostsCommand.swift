@@ -1,0 +1,160 @@
+import ArgumentParser
+import Etcd
+import ServiceMonitor
+import UnixSignals
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `service-monitor hosts`: the instances of a label that are up.
+struct HostsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "hosts",
+        abstract: "Print the hosts of a label that are up, oldest registration first.",
+        discussion: """
+        Prints nothing and exits 0 when no instance is up (csv and lines; json prints []). \
+        With --min, exits 1 (printing nothing) when fewer are up; add --wait to block until \
+        enough are. --watch prints the list again on every change (an empty line when none is up).
+        """
+    )
+
+    @OptionGroup var global: GlobalOptions
+
+    @Option(help: "Service label (case-insensitive).")
+    var label: String
+
+    @Option(help: ArgumentHelp("csv (a,b,c), lines, or json (the whole records).", valueName: "format"))
+    var format: String = "csv"
+
+    @Option(help: "Append :PORT to every host.")
+    var port: Int?
+
+    @Option(help: ArgumentHelp("Render each instance, e.g. '{host}:{transport_port}': {host}, {service_id} and top-level service-info keys.", valueName: "template"))
+    var template: String?
+
+    @Option(help: "Exit 1 unless at least this many instances are up.")
+    var min: Int?
+
+    @Option(help: ArgumentHelp("Block until --min (default 1) instances are up, at most this long.", valueName: "duration"))
+    var wait: String?
+
+    @Flag(help: "Print the list again on every change, until interrupted.")
+    var watch = false
+
+    func run() async throws {
+        let settings = try Settings(global, environment: Environment.current)
+        let label = try Label(label)
+        let hostFormat = try HostFormat(layout: format, port: port, template: template)
+        if let min, min < 1 {
+            throw BadInput(option: "--min", message: "\(min): must be at least 1")
+        }
+        let waitLimit = try wait.map { try Settings.positive($0, option: "--wait") }
+        if watch, min != nil || waitLimit != nil {
+            throw BadInput(option: "--watch", message: "cannot be combined with --min or --wait")
+        }
+
+        let outcome = try await withEtcdClient(settings.etcd) { client in
+            let discovery = Discovery(store: EtcdStateStore(client: client), layout: settings.layout, label: label)
+            if watch {
+                try await follow(discovery, format: hostFormat)
+                return ExitStatus.ok
+            }
+            if let waitLimit {
+                return try await waitForEnough(discovery, count: min ?? 1, within: waitLimit, format: hostFormat, label: label)
+            }
+            let up = try await discovery.current()
+            if let min, up.count < min {
+                Output.error("\(up.count) of at least \(min) instances of \(label) are up")
+                return ExitStatus.negative
+            }
+            Output.write(try hostFormat.render(up))
+            return ExitStatus.ok
+        }
+        if outcome != .ok { throw ExitCode(outcome.rawValue) }
+    }
+
+    /// Blocks, driven by the watch, until `count` are up or `limit` passes.
+    private func waitForEnough(
+        _ discovery: Discovery<EtcdStateStore>, count: Int, within limit: Duration, format: HostFormat, label: Label
+    ) async throws -> ExitStatus {
+        let rendered = try await withThrowingTaskGroup(of: String?.self) { group in
+            group.addTask {
+                let found = Found()
+                try await discovery.follow { up in
+                    guard up.count >= count else { return true }
+                    found.text = try format.render(up)
+                    return false
+                }
+                return found.text
+            }
+            group.addTask {
+                try await Task.sleep(for: limit)
+                return nil
+            }
+            defer { group.cancelAll() }
+            return try await group.next() ?? nil
+        }
+        guard let rendered else {
+            Output.error("fewer than \(count) instances of \(label) were up within \(limit.operatorDescription)")
+            return .negative
+        }
+        Output.write(rendered)
+        return .ok
+    }
+
+    /// Prints now and on every change of what would be printed, until SIGINT/SIGTERM.
+    private func follow(_ discovery: Discovery<EtcdStateStore>, format: HostFormat) async throws {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                let last = Found()
+                try await discovery.follow { up in
+                    // An empty list is printed as an empty line, so the change is visible.
+                    let text = up.isEmpty && format.layout != .json ? "\n" : try format.render(up)
+                    if text != last.text {
+                        last.text = text
+                        Output.write(text)
+                    }
+                    return true
+                }
+            }
+            group.addTask {
+                for await _ in await UnixSignalsSequence(trapping: .sigterm, .sigint) { return }
+            }
+            defer { group.cancelAll() }
+            try await group.next()
+        }
+    }
+}
+
+/// Text one watch callback hands to the code after it; callbacks run one at a time.
+private final class Found: @unchecked Sendable {
+    var text: String?
+}
+
+/// Unbuffered writes to stdout and stderr: each call is one `write(2)`, so `--watch` output
+/// reaches a pipe at once and lines never interleave.
+enum Output {
+    static func write(_ text: String) {
+        write(text, to: 1)
+    }
+
+    static func error(_ message: String) {
+        write("service-monitor: \(message)\n", to: 2)
+    }
+
+    private static func write(_ text: String, to descriptor: Int32) {
+        var text = text
+        text.withUTF8 { bytes in
+            var offset = 0
+            while offset < bytes.count {
+                let written = Glibc.write(descriptor, bytes.baseAddress! + offset, bytes.count - offset)
+                if written < 0 {
+                    if errno == EINTR { continue }
+                    return
+                }
+                offset += written
+            }
+        }
+    }
+}

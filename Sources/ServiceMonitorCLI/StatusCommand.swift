@@ -1,0 +1,28 @@
+import ArgumentParser
+import Etcd
+import ServiceMonitor
+
+/// `service-monitor status`: instances and startup leases, for people or machines.
+struct StatusCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status",
+        abstract: "Show every label (or one): instances with state, host, since and detail; startup lease holders and queue."
+    )
+
+    @OptionGroup var global: GlobalOptions
+
+    @Option(help: "Only this label.")
+    var label: String?
+
+    @Flag(help: "Print JSON instead of a table.")
+    var json = false
+
+    func run() async throws {
+        let settings = try Settings(global, environment: Environment.current)
+        let label = try label.map(Label.init)
+        let report = try await withEtcdClient(settings.etcd) { client in
+            try await StatusReport.read(from: EtcdStateStore(client: client), layout: settings.layout, label: label)
+        }
+        Output.write(json ? try report.json() : report.table())
+    }
+}

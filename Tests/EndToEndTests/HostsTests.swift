@@ -1,0 +1,230 @@
+import Etcd
+import Foundation
+import Testing
+import TestSupport
+
+/// `hosts` and `status` against registrations made by real `watch` processes.
+@Suite("hosts and status", .timeLimit(.minutes(2)))
+struct HostsTests {
+    /// Starts a watcher and waits until its record says up, so registration order is known.
+    private func startWatcher(
+        _ cluster: EtcdCluster, _ client: EtcdClient, label: String, id: String, host: String, service: StandIn, info: String
+    ) async throws -> MonitorProcess {
+        let monitor = try MonitorProcess([
+            "watch", "--endpoints", cluster.clientURLs[0], "--label", label, "--service-id", id, "--monitor-url", service.url,
+            "--interval", "300ms", "--timeout", "200ms", "--host-ip", host, "--service-info", info, "--log-target", "console",
+        ])
+        _ = try await client.waitForRecord("/service-monitor/\(label.lowercased())/instances/\(id)", "up") { $0?.state == "up" }
+        return monitor
+    }
+
+    private func hosts(_ cluster: EtcdCluster, _ arguments: [String]) throws -> CommandResult {
+        try Command.run(
+            try BuildProducts.executable(named: "service-monitor"),
+            ["hosts", "--endpoints", cluster.clientURLs[0]] + arguments,
+            environment: ["JOURNAL_STREAM": nil]
+        )
+    }
+
+    @Test func listsUpInstancesInRegistrationOrderInEveryFormat() async throws {
+        try await EtcdCluster.with(members: 1) { cluster in
+            try await withEtcdClient(.init(endpoints: cluster.clientURLs)) { client in
+                let label = uniqueLabel("Es")
+                let services = try (0..<4).map { _ in try StandIn() }
+                var watchers: [MonitorProcess] = []
+                // es-d shares es-a's host: the host list must not repeat it.
+                for (index, (id, host)) in [("es-c", "127.0.0.33"), ("es-a", "127.0.0.31"), ("es-b", "127.0.0.32"), ("es-d", "127.0.0.33")].enumerated() {
+                    watchers.append(try await startWatcher(
+                        cluster, client, label: label, id: id, host: host, service: services[index],
+                        info: #"{"transport_port": \#(9300 + index), "name": "\#(id)"}"#
+                    ))
+                }
+
+                var result = try hosts(cluster, ["--label", label])
+                #expect(result.status == 0)
+                #expect(result.standardOutput == "127.0.0.33,127.0.0.31,127.0.0.32\n", "\(result)")
+                // Labels are case-insensitive.
+                #expect(try hosts(cluster, ["--label", label.lowercased()]).standardOutput == result.standardOutput)
+                #expect(try hosts(cluster, ["--label", label, "--format", "lines"]).standardOutput == "127.0.0.33\n127.0.0.31\n127.0.0.32\n")
+                #expect(try hosts(cluster, ["--label", label, "--port", "9300"]).standardOutput == "127.0.0.33:9300,127.0.0.31:9300,127.0.0.32:9300\n")
+                #expect(
+                    try hosts(cluster, ["--label", label, "--template", "{service_id}@{host}:{transport_port}"]).standardOutput
+                        == "es-c@127.0.0.33:9300,es-a@127.0.0.31:9301,es-b@127.0.0.32:9302,es-d@127.0.0.33:9303\n"
+                )
+                result = try hosts(cluster, ["--label", label, "--format", "json"])
+                let records = try #require(try JSONSerialization.jsonObject(with: Data(result.standardOutput.utf8)) as? [[String: Any]])
+                #expect(records.compactMap { $0["service_id"] as? String } == ["es-c", "es-a", "es-b", "es-d"])
+                #expect(records.allSatisfy { $0["state"] as? String == "up" })
+
+                // A down instance drops out.
+                try services[1].set(status: 503)
+                _ = try await client.waitForRecord("/service-monitor/\(label.lowercased())/instances/es-a", "down") { $0?.state == "down" }
+                #expect(try hosts(cluster, ["--label", label]).standardOutput == "127.0.0.33,127.0.0.32\n")
+
+                // Unknown template keys: exit 64, one line naming the key.
+                result = try hosts(cluster, ["--label", label, "--template", "{host}:{http_port}"])
+                #expect(result.status == 64)
+                #expect(result.standardOutput.isEmpty)
+                #expect(result.standardError.split(separator: "\n").count == 1, "\(result)")
+                #expect(result.standardError.contains("unknown key {http_port}"), "\(result)")
+
+                // Nobody up: nothing at all, exit 0.
+                result = try hosts(cluster, ["--label", uniqueLabel("empty")])
+                #expect(result.status == 0)
+                #expect(result.standardOutput.isEmpty)
+                #expect(try hosts(cluster, ["--label", uniqueLabel("empty"), "--format", "json"]).standardOutput == "[]\n")
+
+                // --min: 3 are up.
+                #expect(try hosts(cluster, ["--label", label, "--min", "3"]).status == 0)
+                result = try hosts(cluster, ["--label", label, "--min", "4"])
+                #expect(result.status == 1)
+                #expect(result.standardOutput.isEmpty)
+                #expect(result.standardError.contains("3 of at least 4"), "\(result)")
+                for watcher in watchers { _ = try watcher.terminate() }
+            }
+        }
+    }
+
+    @Test func waitBlocksUntilEnoughAreUpDrivenByTheWatch() async throws {
+        try await EtcdCluster.with(members: 1) { cluster in
+            try await withEtcdClient(.init(endpoints: cluster.clientURLs)) { client in
+                let label = uniqueLabel("wait")
+                let first = try StandIn(), second = try StandIn()
+                let one = try await startWatcher(cluster, client, label: label, id: "w-1", host: "127.0.0.41", service: first, info: "{}")
+
+                let started = ContinuousClock.now
+                var result = try hosts(cluster, ["--label", label, "--min", "2", "--wait", "1s"])
+                #expect(result.status == 1)
+                #expect(ContinuousClock.now - started >= .seconds(1))
+                #expect(result.standardError.contains("fewer than 2 instances of \(label) were up within 1s"), "\(result)")
+
+                let output = try EtcdTestPaths.makeTemporaryDirectory(prefix: "hosts-wait") + "/out"
+                _ = FileManager.default.createFile(atPath: output, contents: nil)
+                let waiter = try Command.start(
+                    try BuildProducts.executable(named: "service-monitor"),
+                    ["hosts", "--endpoints", cluster.clientURLs[0], "--label", label, "--min", "2", "--wait", "30s"],
+                    standardOutput: FileHandle(forWritingAtPath: output)
+                )
+                defer { if waiter.isRunning { waiter.terminate() } }
+                #expect(waiter.isRunning)
+                let two = try await startWatcher(cluster, client, label: label, id: "w-2", host: "127.0.0.42", service: second, info: "{}")
+                let registered = ContinuousClock.now
+                try await eventuallyAsync("hosts --wait to return") { !waiter.isRunning }
+                #expect(ContinuousClock.now - registered < .seconds(5))
+                #expect(waiter.terminationStatus == 0)
+                result = CommandResult(status: 0, standardOutput: try String(contentsOfFile: output, encoding: .utf8), standardError: "")
+                #expect(result.standardOutput == "127.0.0.41,127.0.0.42\n")
+                _ = try one.terminate()
+                _ = try two.terminate()
+            }
+        }
+    }
+
+    @Test func watchPrintsEveryChangeOfTheSetAndNothingForUnrelatedWrites() async throws {
+        try await EtcdCluster.with(members: 1) { cluster in
+            try await withEtcdClient(.init(endpoints: cluster.clientURLs)) { client in
+                let label = uniqueLabel("follow")
+                let services = try (0..<3).map { _ in try StandIn() }
+                var watchers: [MonitorProcess] = []
+                for index in 0..<3 {
+                    watchers.append(try await startWatcher(
+                        cluster, client, label: label, id: "f-\(index + 1)", host: "127.0.0.5\(index + 1)", service: services[index], info: "{}"
+                    ))
+                }
+                let output = try EtcdTestPaths.makeTemporaryDirectory(prefix: "hosts-watch") + "/out"
+                _ = FileManager.default.createFile(atPath: output, contents: nil)
+                let follower = try Command.start(
+                    try BuildProducts.executable(named: "service-monitor"),
+                    ["hosts", "--endpoints", cluster.clientURLs[0], "--label", label, "--watch"],
+                    standardOutput: FileHandle(forWritingAtPath: output)
+                )
+                defer { if follower.isRunning { follower.terminate() } }
+                func lines() -> [String] {
+                    ((try? String(contentsOfFile: output, encoding: .utf8)) ?? "").split(separator: "\n", omittingEmptySubsequences: false).dropLast().map(String.init)
+                }
+                func expectNext(_ expected: [String]) async throws {
+                    try await eventuallyAsync("hosts --watch to print \(expected.last ?? "")") { lines().count >= expected.count }
+                    #expect(lines() == expected)
+                }
+                var expected = ["127.0.0.51,127.0.0.52,127.0.0.53"]
+                try await expectNext(expected)
+
+                // 1: an instance goes down.
+                try services[1].set(status: 503)
+                expected.append("127.0.0.51,127.0.0.53")
+                try await expectNext(expected)
+
+                // Unrelated writes: another label, this label's startup keys, a record that stays down.
+                _ = try await client.put("/service-monitor/\(label)-other/instances/x", value: "{}")
+                _ = try await client.put("/service-monitor/\(label)/startup/queue/x", value: "x")
+                _ = try await client.put(
+                    "/service-monitor/\(label)/instances/f-9",
+                    value: #"{"service_id":"f-9","host":"127.0.0.59","state":"down","since":"","detail":"","info":{}}"#
+                )
+
+                // 2: it comes back — the very next line, so nothing was printed for those writes.
+                try services[1].set(status: 200)
+                expected.append("127.0.0.51,127.0.0.52,127.0.0.53")
+                try await expectNext(expected)
+
+                // 3: one is stopped (deregistered at once).
+                _ = try watchers[0].terminate()
+                expected.append("127.0.0.52,127.0.0.53")
+                try await expectNext(expected)
+
+                follower.interrupt()
+                try await eventuallyAsync("hosts --watch to exit on SIGINT") { !follower.isRunning }
+                #expect(follower.terminationStatus == 0)
+                #expect(lines() == expected)
+                for watcher in watchers.dropFirst() { _ = try watcher.terminate() }
+            }
+        }
+    }
+
+    @Test func statusShowsInstancesAndTheStartupLease() async throws {
+        try await EtcdCluster.with(members: 1) { cluster in
+            try await withEtcdClient(.init(endpoints: cluster.clientURLs)) { client in
+                let label = uniqueLabel("status")
+                let healthy = try StandIn(), sick = try StandIn()
+                try sick.set(status: 500)
+                let up = try await startWatcher(cluster, client, label: label, id: "s-1", host: "127.0.0.61", service: healthy, info: "{}")
+                let down = try MonitorProcess([
+                    "watch", "--endpoints", cluster.clientURLs[0], "--label", label, "--service-id", "s-2", "--monitor-url", sick.url,
+                    "--interval", "300ms", "--timeout", "200ms", "--host-ip", "127.0.0.62",
+                ])
+                _ = try await client.waitForRecord("/service-monitor/\(label)/instances/s-2", "down") { $0?.state == "down" }
+                let lease = try await client.grantLease(ttl: 120)
+                _ = try await client.put("/service-monitor/\(label)/startup/holders/s-3", value: "s-3", lease: lease.id)
+                _ = try await client.put("/service-monitor/\(label)/startup/queue/s-5", value: "s-5")
+                _ = try await client.put("/service-monitor/\(label)/startup/queue/s-4", value: "s-4")
+
+                let monitor = try BuildProducts.executable(named: "service-monitor")
+                let json = try Command.run(monitor, ["status", "--endpoints", cluster.clientURLs[0], "--label", label, "--json"])
+                #expect(json.status == 0, "\(json)")
+                let report = try #require(try JSONSerialization.jsonObject(with: Data(json.standardOutput.utf8)) as? [String: Any])
+                let labels = try #require(report["labels"] as? [[String: Any]])
+                #expect(labels.count == 1)
+                let instances = try #require(labels.first?["instances"] as? [[String: Any]])
+                #expect(instances.map { $0["service_id"] as? String } == ["s-1", "s-2"])
+                #expect(instances.map { $0["state"] as? String } == ["up", "down"])
+                #expect((instances.last?["detail"] as? String)?.hasPrefix("HTTP 500 in ") == true)
+                let startup = try #require(labels.first?["startup"] as? [String: Any])
+                #expect(startup["queue"] as? [String] == ["s-5", "s-4"])
+                let holders = try #require(startup["holders"] as? [[String: Any]])
+                #expect(holders.first?["service_id"] as? String == "s-3")
+                let left = try #require(holders.first?["seconds_left"] as? Int)
+                #expect((100...120).contains(left))
+
+                let table = try Command.run(monitor, ["status", "--endpoints", cluster.clientURLs[0]])
+                #expect(table.status == 0)
+                #expect(table.standardOutput.contains("\(label)\n"))
+                let row = table.standardOutput.split(separator: "\n").first { $0.hasPrefix("  s-1 ") }
+                #expect(row?.split(separator: " ").prefix(3) == ["s-1", "127.0.0.61", "up"], "\(table.standardOutput)")
+                #expect(table.standardOutput.contains("held by s-3 ("), "\(table.standardOutput)")
+                #expect(table.standardOutput.contains("queue: s-5, s-4"), "\(table.standardOutput)")
+                _ = try up.terminate()
+                _ = try down.terminate()
+            }
+        }
+    }
+}
