@@ -1,0 +1,63 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// The shipped unit files, checked by systemd itself.
+@Suite("unit files")
+struct UnitFileTests {
+    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    static var unitFiles: [URL] {
+        let units = repository.appendingPathComponent("units")
+        let examples = units.appendingPathComponent("examples/elasticsearch")
+        return [units, examples].flatMap { directory in
+            ((try? FileManager.default.contentsOfDirectory(at: directory, includingPropertiesForKeys: nil)) ?? [])
+                .filter { $0.pathExtension == "service" }
+        }
+    }
+
+    @Test func everyUnitPassesSystemdAnalyzeVerify() throws {
+        let files = Self.unitFiles
+        #expect(files.count == 5, "\(files)")
+        // verify needs an instance name for templates and an executable that exists: instances
+        // named @1, pointing at the binary just built. (The man page comes with the package.)
+        let directory = try EtcdTestPaths.makeTemporaryDirectory(prefix: "units")
+        let binary = try BuildProducts.executable(named: "service-monitor")
+        var instances: [String] = []
+        for file in files {
+            let text = try String(contentsOf: file, encoding: .utf8).replacingOccurrences(of: "/usr/bin/service-monitor", with: binary)
+            let instance = directory + "/" + file.lastPathComponent.replacingOccurrences(of: "@.", with: "@1.")
+            try text.write(toFile: instance, atomically: true, encoding: .utf8)
+            instances.append(instance)
+        }
+        let result = try Command.run("systemd-analyze", ["verify", "--man=no"] + instances)
+        #expect(result.status == 0, "\(result)")
+        #expect(result.standardError.isEmpty, "\(result)")
+        #expect(result.standardOutput.isEmpty, "\(result)")
+    }
+
+    @Test func templatesSayWhatTheContractSays() throws {
+        func unit(_ path: String) throws -> String {
+            try String(contentsOf: Self.repository.appendingPathComponent("units/" + path), encoding: .utf8)
+        }
+        let watch = try unit("service-monitor-watch@.service")
+        for line in ["Type=notify", "WatchdogSec=30s", "Restart=on-failure", "EnvironmentFile=/etc/service-monitor/%i.env"] {
+            #expect(watch.contains("\n" + line + "\n"), "\(line)")
+        }
+        let lease = try unit("service-monitor-lease@.service")
+        for line in ["Type=oneshot", "RemainAfterExit=yes", "EnvironmentFile=/etc/service-monitor/%i.env"] {
+            #expect(lease.contains("\n" + line + "\n"), "\(line)")
+        }
+        let main = try unit("examples/elasticsearch/elasticsearch@.service")
+        #expect(main.contains("service-monitor hosts --label %p --port 9300"))
+        #expect(main.contains("\n[X-Fleet]\n"))
+        #expect(main.contains("\nConflicts=elasticsearch@*.service\n"))
+        let monitor = try unit("examples/elasticsearch/elasticsearch-monitor@.service")
+        for line in ["BindsTo=elasticsearch@%i.service", "After=elasticsearch@%i.service", "Type=notify", "WatchdogSec=30s", "MachineOf=elasticsearch@%i.service"] {
+            #expect(monitor.contains("\n" + line + "\n"), "\(line)")
+        }
+        let leaseExample = try unit("examples/elasticsearch/elasticsearch-lease@.service")
+        #expect(leaseExample.contains("\nMachineOf=elasticsearch@%i.service\n"))
+        #expect(leaseExample.contains("\nType=oneshot\n"))
+    }
+}
