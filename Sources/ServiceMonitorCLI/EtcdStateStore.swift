@@ -38,8 +38,20 @@ struct EtcdStateStore: StateStore {
     }
 
     func watch(prefix: String, after revision: Int64, _ body: @Sendable ([StoreChange]) async throws -> Bool) async throws {
+        try await watch(.prefix(prefix), after: revision, body)
+    }
+
+    func watch(key: String, after revision: Int64, _ body: @Sendable ([StoreChange]) async throws -> Bool) async throws {
+        try await watch(.key(key), after: revision, body)
+    }
+
+    func commit(if conditions: [StoreCondition], then operations: [StoreOperation]) async throws -> Bool {
+        try await client.txn(if: conditions.map(Compare.init), then: operations.map(TxnOperation.init)).succeeded
+    }
+
+    private func watch(_ range: KeyRange, after revision: Int64, _ body: @Sendable ([StoreChange]) async throws -> Bool) async throws {
         do {
-            try await client.watch(.prefix(prefix), options: WatchOptions(startRevision: revision + 1)) { batches in
+            try await client.watch(range, options: WatchOptions(startRevision: revision + 1)) { batches in
                 for try await batch in batches where !batch.events.isEmpty {
                     let changes = batch.events.map { event -> StoreChange in
                         event.kind == .put ? .put(StoreEntry(event.kv)) : .delete(key: event.kv.keyString)
@@ -55,6 +67,25 @@ struct EtcdStateStore: StateStore {
 
 extension StoreEntry {
     init(_ kv: KeyValue) {
-        self.init(key: kv.keyString, value: kv.value, createRevision: kv.createRevision, lease: kv.lease)
+        self.init(key: kv.keyString, value: kv.value, createRevision: kv.createRevision, lease: kv.lease, version: kv.version)
+    }
+}
+
+extension Compare {
+    init(_ condition: StoreCondition) {
+        switch condition {
+        case .createRevision(let key, let revision): self = .createRevision(key, .equal, revision)
+        case .version(let key, let version): self = .version(key, .equal, version)
+        case .lease(let key, let lease): self = .lease(key, .equal, lease)
+        }
+    }
+}
+
+extension TxnOperation {
+    init(_ operation: StoreOperation) {
+        switch operation {
+        case .put(let key, let value, let lease): self = .put(key, value, lease: lease)
+        case .delete(let key): self = .delete(key)
+        }
     }
 }

@@ -120,7 +120,7 @@ struct WatchCommand: AsyncParsableCommand {
         return MonitorConfiguration(
             label: label, serviceID: serviceID, host: host, info: info, layout: settings.layout,
             interval: interval, rise: rise, fall: fall, ttl: ttl, readyWhen: readyWhen,
-            commandTimeout: settings.commandTimeout
+            commandTimeout: settings.commandTimeout, releasesStartupLease: !noReleaseLease
         )
     }
 }

@@ -80,9 +80,22 @@ final class MonitorProcess: @unchecked Sendable {
     /// SIGTERM and wait (bounded); returns the exit status.
     func terminate(timeout: Duration = .seconds(15)) throws -> Int32 {
         process.terminate()
-        try eventually(timeout: timeout, "service-monitor to exit after SIGTERM") { process.isRunning ? nil : true }
+        _ = try eventually(timeout: timeout, "service-monitor to exit after SIGTERM") { process.isRunning ? nil : true }
         return process.terminationStatus
     }
+
+    /// Waits (bounded, without blocking a thread) for the process to exit on its own; returns
+    /// the exit status.
+    func waitForExit(timeout: Duration = .seconds(20), _ what: String = "service-monitor to exit") async throws -> Int32 {
+        do {
+            try await eventuallyAsync(what, timeout: timeout) { !process.isRunning }
+        } catch {
+            throw CommandError(description: "\(error); log: \(log)")
+        }
+        return process.terminationStatus
+    }
+
+    var isRunning: Bool { process.isRunning }
 
     func kill9() {
         kill(process.processIdentifier, SIGKILL)

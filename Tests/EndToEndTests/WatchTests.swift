@@ -62,6 +62,13 @@ struct WatchTests {
                 _ = try await client.waitForRecord(key, "up") { $0?.state == "up" }
                 // Up only after two good checks.
                 #expect(service.served.count >= 2, "up after \(service.served)\n\(monitor.log)")
+                // Registered after the first check already, as not (yet) up: etcd's history has it.
+                let current = try #require(try await client.get(key))
+                var options = RangeOptions()
+                options.revision = current.createRevision
+                let first = try StoredRecord(try #require(try await client.range(.key(key), options: options).kvs.first))
+                #expect(first.state == "down")
+                #expect(first.detail?.hasPrefix("starting: HTTP 200 in ") == true, "\(first.json)")
 
                 try service.set(status: 503)
                 let okBefore = service.served.count

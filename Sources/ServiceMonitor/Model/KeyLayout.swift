@@ -3,6 +3,7 @@
 ///     <prefix>/<label>/instances/<service-id>   instance record (JSON), on the watcher's lease
 ///     <prefix>/<label>/startup/holders/<id>      startup-lease holders, on a --lease-timeout lease
 ///     <prefix>/<label>/startup/queue/<id>        waiters, on a short keep-alive lease
+///     <prefix>/<label>/startup/admissions        counter bumped by every promotion to holder
 public struct KeyLayout: Sendable, Hashable {
     /// The root, without a trailing slash (`/service-monitor`).
     public let prefix: String
@@ -30,11 +31,18 @@ public struct KeyLayout: Sendable, Hashable {
 
     public func instance(_ label: Label, _ id: ServiceID) -> String { instances(label) + id.rawValue }
 
-    public func startupHolders(_ label: Label) -> String { self.label(label) + "startup/holders/" }
+    /// The whole startup lease of a label: holders, queue and admissions counter.
+    public func startup(_ label: Label) -> String { self.label(label) + "startup/" }
+
+    /// Rewritten by every promotion from queue to holder, which compares its version: two
+    /// promotions decided on the same read cannot both succeed, so the slots never over-fill.
+    public func startupAdmissions(_ label: Label) -> String { startup(label) + "admissions" }
+
+    public func startupHolders(_ label: Label) -> String { startup(label) + "holders/" }
 
     public func startupHolder(_ label: Label, _ id: ServiceID) -> String { startupHolders(label) + id.rawValue }
 
-    public func startupQueue(_ label: Label) -> String { self.label(label) + "startup/queue/" }
+    public func startupQueue(_ label: Label) -> String { startup(label) + "queue/" }
 
     public func startupQueueEntry(_ label: Label, _ id: ServiceID) -> String { startupQueue(label) + id.rawValue }
 }

@@ -19,6 +19,28 @@ public protocol StateStore: Sendable {
     /// `body` returns `false`; survives member loss without losing or repeating a change.
     /// Throws ``StoreCompactedError`` when `revision` is no longer available (list again).
     func watch(prefix: String, after revision: Int64, _ body: @Sendable ([StoreChange]) async throws -> Bool) async throws
+    /// Like ``watch(prefix:after:_:)`` for exactly one key (a prefix watch of `…/s-1` would also
+    /// see `…/s-10`).
+    func watch(key: String, after revision: Int64, _ body: @Sendable ([StoreChange]) async throws -> Bool) async throws
+
+    /// Applies `operations` atomically if every condition holds; returns whether it did.
+    func commit(if conditions: [StoreCondition], then operations: [StoreOperation]) async throws -> Bool
+}
+
+/// A condition of ``StateStore/commit(if:then:)``, checked against one key's current state.
+public enum StoreCondition: Sendable, Hashable {
+    /// The key was created at `revision` (0: the key does not exist).
+    case createRevision(key: String, equals: Int64)
+    /// The key has been written `version` times since it was created (0: it does not exist).
+    case version(key: String, equals: Int64)
+    /// The key is bound to `lease`.
+    case lease(key: String, equals: Int64)
+}
+
+/// An operation of ``StateStore/commit(if:then:)``.
+public enum StoreOperation: Sendable, Hashable {
+    case put(key: String, value: [UInt8], lease: Int64)
+    case delete(key: String)
 }
 
 public struct StoreEntry: Sendable, Hashable {
@@ -28,12 +50,15 @@ public struct StoreEntry: Sendable, Hashable {
     public var createRevision: Int64
     /// The lease the key is bound to (0: none).
     public var lease: Int64
+    /// Writes since the key was created (1 after the first).
+    public var version: Int64
 
-    public init(key: String, value: [UInt8], createRevision: Int64, lease: Int64 = 0) {
+    public init(key: String, value: [UInt8], createRevision: Int64, lease: Int64 = 0, version: Int64 = 1) {
         self.key = key
         self.value = value
         self.createRevision = createRevision
         self.lease = lease
+        self.version = version
     }
 }
 

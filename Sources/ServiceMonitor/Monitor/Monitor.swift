@@ -40,19 +40,26 @@ public struct Monitor<Store: StateStore>: Service {
     public func run() async throws {
         let status = MonitorStatus(host: configuration.host)
         let (changes, changed) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        let (firstUp, reachedUp) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         await cancelWhenGracefulShutdown {
             await withDiscardingTaskGroup { group in
-                group.addTask { await checkLoop(status: status, changed: changed) }
+                group.addTask { await checkLoop(status: status, changed: changed, reachedUp: reachedUp) }
                 group.addTask { await registrar(status: status, changes: changes) }
+                if configuration.releasesStartupLease {
+                    group.addTask { await releaseStartupLease(after: firstUp) }
+                }
             }
         }
         changed.finish()
+        reachedUp.finish()
         await deregister(status: status)
     }
 
     // MARK: Checks
 
-    private func checkLoop(status: MonitorStatus, changed: AsyncStream<Void>.Continuation) async {
+    private func checkLoop(
+        status: MonitorStatus, changed: AsyncStream<Void>.Continuation, reachedUp: AsyncStream<Void>.Continuation
+    ) async {
         var health: HealthState
         do {
             health = try HealthState(rise: configuration.rise, fall: configuration.fall)
@@ -60,6 +67,7 @@ public struct Monitor<Store: StateStore>: Service {
             preconditionFailure("rise/fall are validated before the monitor starts: \(error)")
         }
         var readySent = false
+        var firstCheck = true
         let clock = ContinuousClock()
         while !Task.isCancelled {
             let started = clock.now
@@ -76,9 +84,19 @@ public struct Monitor<Store: StateStore>: Service {
                     snapshot.generation += 1
                 }
             }
+            // The first result registers the instance even before rise/fall give a verdict
+            // (as down, "starting: …"); after that only transitions are written.
+            if transition != nil || firstCheck {
+                firstCheck = false
+                changed.yield()
+            }
             if let transition {
                 log(transition, result)
-                changed.yield()
+                if transition.to == .up {
+                    // Only the first up matters; later yields to the finished stream do nothing.
+                    reachedUp.yield()
+                    reachedUp.finish()
+                }
             }
             var assignments = [NotifyAssignment.status(status.statusLine())]
             if configuration.readyWhen == .healthy, current == .up, !readySent {
@@ -114,8 +132,8 @@ public struct Monitor<Store: StateStore>: Service {
 
     // MARK: Registration
 
-    /// Keeps a lease and the record on it. Waits for the first verdict (the first check runs at
-    /// once), so the first write already carries the real state.
+    /// Keeps a lease and the record on it. Waits for the first check's result (the first check
+    /// runs at once), so the first write already carries a real result.
     private func registrar(status: MonitorStatus, changes: AsyncStream<Void>) async {
         var retryDelay = Duration.milliseconds(250)
         var lostSince: TimeOfDay?
@@ -174,7 +192,9 @@ public struct Monitor<Store: StateStore>: Service {
             host: configuration.host,
             state: snapshot.health == .up ? .up : .down,
             since: snapshot.healthSince.timestamp,
-            detail: (snapshot.transitionResult ?? snapshot.lastResult)?.detail ?? "starting",
+            detail: snapshot.health == .unknown
+                ? "starting: " + (snapshot.lastResult?.detail ?? "no check yet")
+                : (snapshot.transitionResult ?? snapshot.lastResult)?.detail ?? "",
             info: configuration.info
         )
         try await store.put(configuration.instanceKey, value: try record.encoded(), lease: lease)
@@ -208,6 +228,33 @@ public struct Monitor<Store: StateStore>: Service {
             "registered \(configuration.serviceID) at \(configuration.instanceKey)",
             metadata: ["message_id": "\(MessageID.registered)", "service_monitor.lease": "\(lease)"]
         )
+    }
+
+    // MARK: Startup lease
+
+    /// At the first up, gives back this id's startup lease so the next instance may start.
+    /// Best effort: a failure is logged and the lease ends at its own timeout.
+    private func releaseStartupLease(after firstUp: AsyncStream<Void>) async {
+        for await _ in firstUp {
+            let lease = StartupLease(
+                store: store, layout: configuration.layout, label: configuration.label, serviceID: configuration.serviceID,
+                logger: logger, notifier: notifier
+            )
+            for attempt in 1...3 {
+                do {
+                    _ = try await lease.release()
+                    return
+                } catch {
+                    guard !Task.isCancelled else { return }
+                    logger.warning(
+                        "could not release the startup lease (attempt \(attempt) of 3); it ends at its --lease-timeout",
+                        metadata: ["service_monitor.error": "\(error)"]
+                    )
+                    do { try await Task.sleep(for: .seconds(1)) } catch { return }
+                }
+            }
+            return
+        }
     }
 
     // MARK: Shutdown

@@ -24,10 +24,13 @@ public struct MonitorConfiguration: Sendable {
     public var readyWhen: ReadyWhen
     /// Bound on one store call at shutdown (deregistration).
     public var commandTimeout: Duration
+    /// Give back this service id's startup lease at the first up (off: `--no-release-lease`).
+    public var releasesStartupLease: Bool
 
     public init(
         label: Label, serviceID: ServiceID, host: String, info: ServiceInfo, layout: KeyLayout,
-        interval: Duration, rise: Int, fall: Int, ttl: Duration, readyWhen: ReadyWhen, commandTimeout: Duration
+        interval: Duration, rise: Int, fall: Int, ttl: Duration, readyWhen: ReadyWhen, commandTimeout: Duration,
+        releasesStartupLease: Bool = true
     ) {
         self.label = label
         self.serviceID = serviceID
@@ -40,6 +43,7 @@ public struct MonitorConfiguration: Sendable {
         self.ttl = ttl
         self.readyWhen = readyWhen
         self.commandTimeout = commandTimeout
+        self.releasesStartupLease = releasesStartupLease
     }
 
     /// The key this instance's record lives at.

@@ -1,0 +1,78 @@
+import ArgumentParser
+import Etcd
+import Logging
+import ServiceMonitor
+import Systemd
+import UnixSignals
+
+/// `service-monitor acquire-lease`: wait for one of a label's startup slots.
+struct AcquireLeaseCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "acquire-lease",
+        abstract: "Block until this service id holds one of the label's startup slots (FIFO), or give up.",
+        discussion: """
+        Exits 0 once held; the slot outlives this process and ends on release-lease, on the first \
+        healthy check of this id's watch, or after --lease-timeout. Asking again while holding renews \
+        the slot and exits 0 at once. Exits 1 when --acquire-timeout runs out or on SIGTERM/SIGINT, \
+        having left the queue. While waiting it logs its queue position and the holders, and under a \
+        notify socket extends the unit's start timeout (EXTEND_TIMEOUT_USEC).
+        """
+    )
+
+    @OptionGroup var global: GlobalOptions
+
+    @Option(help: "Service label (case-insensitive; [A-Za-z0-9._-], at most 128).")
+    var label: String
+
+    @Option(help: "This instance's id, unique within the label.")
+    var serviceID: String
+
+    @Option(help: ArgumentHelp("How long the slot is held at most without a release.", valueName: "duration"))
+    var leaseTimeout: String = "240s"
+
+    @Option(help: ArgumentHelp("How long to wait for a slot before exiting 1.", valueName: "duration"))
+    var acquireTimeout: String = "360s"
+
+    @Option(help: "How many service ids may hold the lease at once (1-1000).")
+    var slots: Int = 1
+
+    func run() async throws {
+        let environment = Environment.current
+        let settings = try Settings(global, environment: environment)
+        let label = try Label(label)
+        let serviceID = try ServiceID(serviceID)
+        let request = try AcquireRequest(
+            leaseTimeout: try Settings.positive(leaseTimeout, option: "--lease-timeout"),
+            acquireTimeout: try Settings.positive(acquireTimeout, option: "--acquire-timeout"),
+            slots: slots,
+            // Only informative in the entries: an explicit bad --host-ip is still bad input.
+            host: global.hostIP == nil ? try? HostAddress.resolve(flag: nil, environment: environment)
+                : try HostAddress.resolve(flag: global.hostIP, environment: environment)
+        )
+
+        settings.logTarget.bootstrap(identifier: "service-monitor", level: .info)
+        // Trapped before the first etcd call, so a SIGTERM at any point still leaves the queue.
+        let signals = await UnixSignalsSequence(trapping: .sigterm, .sigint)
+        let outcome = try await withEtcdClient(settings.etcd) { client in
+            let lease = StartupLease(
+                store: EtcdStateStore(client: client), layout: settings.layout, label: label, serviceID: serviceID,
+                logger: Logger(label: "service-monitor.acquire-lease")
+            )
+            return try await lease.acquire(request) {
+                for await _ in signals { return }
+            }
+        }
+        switch outcome {
+        case .acquired:
+            Output.write("acquired startup lease of \(serviceID) for \(label)\n")
+        case .alreadyHeld:
+            Output.write("\(serviceID) already holds the startup lease for \(label); renewed to \(request.leaseTimeout.operatorDescription)\n")
+        case .timedOut:
+            Output.error("startup lease for \(label) not acquired within --acquire-timeout \(request.acquireTimeout.operatorDescription); left the queue")
+            throw ExitCode(ExitStatus.negative.rawValue)
+        case .interrupted:
+            Output.error("interrupted while waiting for the startup lease for \(label); left the queue")
+            throw ExitCode(ExitStatus.negative.rawValue)
+        }
+    }
+}

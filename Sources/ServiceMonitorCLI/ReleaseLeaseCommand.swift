@@ -1,0 +1,39 @@
+import ArgumentParser
+import Etcd
+import Logging
+import ServiceMonitor
+import Systemd
+
+/// `service-monitor release-lease`: give back this service id's startup slot, if it holds one.
+struct ReleaseLeaseCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "release-lease",
+        abstract: "Release this service id's startup lease of the label; exits 0 whether or not it held one.",
+        discussion: "Never touches another id's slot. Prints one line saying whether the id held the lease."
+    )
+
+    @OptionGroup var global: GlobalOptions
+
+    @Option(help: "Service label (case-insensitive).")
+    var label: String
+
+    @Option(help: "The service id whose slot to release.")
+    var serviceID: String
+
+    func run() async throws {
+        let settings = try Settings(global, environment: Environment.current)
+        let label = try Label(label)
+        let serviceID = try ServiceID(serviceID)
+
+        // Under a unit the release is journaled with its MESSAGE_ID; on a terminal the line on
+        // stdout says it all.
+        settings.logTarget.bootstrap(identifier: "service-monitor", level: settings.logTarget.resolved() == .journal ? .info : .warning)
+        let held = try await withEtcdClient(settings.etcd) { client in
+            try await StartupLease(
+                store: EtcdStateStore(client: client), layout: settings.layout, label: label, serviceID: serviceID,
+                logger: Logger(label: "service-monitor.release-lease")
+            ).release()
+        }
+        Output.write(held ? "released startup lease of \(serviceID) for \(label)\n" : "\(serviceID) held no startup lease for \(label)\n")
+    }
+}
