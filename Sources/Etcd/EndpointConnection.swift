@@ -14,6 +14,7 @@ final class EndpointConnection: Sendable {
     let lease: Etcdserverpb_Lease.Client<Transport>
     let watch: Etcdserverpb_Watch.Client<Transport>
     let auth: Etcdserverpb_Auth.Client<Transport>
+    let maintenance: Etcdserverpb_Maintenance.Client<Transport>
 
     var url: String { self.address.url }
 
@@ -52,6 +53,7 @@ final class EndpointConnection: Sendable {
         self.lease = Etcdserverpb_Lease.Client(wrapping: self.grpcClient)
         self.watch = Etcdserverpb_Watch.Client(wrapping: self.grpcClient)
         self.auth = Etcdserverpb_Auth.Client(wrapping: self.grpcClient)
+        self.maintenance = Etcdserverpb_Maintenance.Client(wrapping: self.grpcClient)
     }
 
     private static func transportSecurity(

@@ -17,6 +17,14 @@ public final class EtcdClient: Service, Sendable {
     public let configuration: Configuration
     let pool: EndpointPool
     let auth: AuthSession
+    /// Finished by ``shutdown()``; ``run()`` waits on it to start the shutdown grace period.
+    private let shutdownRequested: AsyncStream<Never>
+    private let requestShutdown: AsyncStream<Never>.Continuation
+
+    /// How long connections may take to close after ``shutdown()`` before they are cancelled:
+    /// one still trying to reach a member that accepts TCP but never answers would otherwise
+    /// hold shutdown forever.
+    static let shutdownGracePeriod: Duration = .seconds(2)
 
     /// Creates a client. Nothing connects until the first request.
     ///
@@ -39,6 +47,7 @@ public final class EtcdClient: Service, Sendable {
         self.configuration = configuration
         self.pool = EndpointPool(connections: connections, logger: logger)
         self.auth = AuthSession(credentials: configuration.credentials)
+        (self.shutdownRequested, self.requestShutdown) = AsyncStream<Never>.makeStream()
     }
 
     /// A logger that drops everything: the default.
@@ -50,14 +59,11 @@ public final class EtcdClient: Service, Sendable {
     }
 
     /// Runs the connections until ``shutdown()`` is called or, inside a `ServiceGroup`, until
-    /// graceful shutdown; then lets in-flight requests finish and returns.
+    /// graceful shutdown; then lets in-flight requests finish (for up to two seconds) and
+    /// returns. Call it once.
     public func run() async throws {
         try await withGracefulShutdownHandler {
-            try await withThrowingDiscardingTaskGroup { group in
-                for connection in self.pool.connections {
-                    group.addTask { try await connection.grpcClient.runConnections() }
-                }
-            }
+            try await self.runConnections()
         } onGracefulShutdown: {
             self.shutdown()
         }
@@ -65,8 +71,39 @@ public final class EtcdClient: Service, Sendable {
 
     /// Stops accepting new requests and makes ``run()`` return once in-flight ones finish.
     public func shutdown() {
+        self.requestShutdown.finish()
         for connection in self.pool.connections {
             connection.grpcClient.beginGracefulShutdown()
+        }
+    }
+
+    private enum RunEvent: Sendable {
+        case connectionsEnded
+        case gracePeriodOver
+    }
+
+    private func runConnections() async throws {
+        try await withThrowingTaskGroup(of: RunEvent.self) { group in
+            for connection in self.pool.connections {
+                group.addTask {
+                    try await connection.grpcClient.runConnections()
+                    return .connectionsEnded
+                }
+            }
+            group.addTask {
+                for await _ in self.shutdownRequested {}
+                try await Task.sleep(for: Self.shutdownGracePeriod)
+                return .gracePeriodOver
+            }
+            var running = self.pool.connections.count
+            while running > 0, let event = try await group.next() {
+                switch event {
+                case .connectionsEnded: running -= 1
+                case .gracePeriodOver: group.cancelAll()
+                }
+            }
+            // Stops the grace-period task when the connections ended on their own.
+            group.cancelAll()
         }
     }
 }

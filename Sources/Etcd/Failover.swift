@@ -13,14 +13,16 @@ extension EtcdClient {
     ///
     /// - the pinned member is tried first; when it is unreachable or has no leader the pin
     ///   moves on and the next member is tried, round after round, with a short pause between
-    ///   rounds, until `requestTimeout` has passed;
-    /// - a member that has not answered yet gets at most `dialTimeout` of that budget;
+    ///   rounds, until `requestTimeout` has passed; then the request fails as `unavailable`;
+    /// - a member that has not answered yet gets at most `dialTimeout` to do so;
     /// - a rejected auth token is refreshed once;
     /// - everything else fails at once.
     ///
     /// A write is only sent again when the failed attempt certainly did not reach etcd (no
     /// connection, no leader): repeating a put or a txn whose outcome is unknown could apply it
-    /// twice or flip a compare. Such a write fails with `unavailable` and says so.
+    /// twice or flip a compare. Such a write fails with `unavailable` and says so. So that a
+    /// write is not wasted on a member that never answers, a member's first write is preceded
+    /// by a cheap status probe.
     ///
     /// Errors are always ``EtcdError``.
     func withFailover<Response: Sendable>(
@@ -35,30 +37,35 @@ extension EtcdClient {
         var failuresThisRound = 0
 
         while true {
-            let remaining = clock.now.duration(to: deadline)
-            guard remaining > .zero else {
+            guard clock.now < deadline else {
                 throw Self.timedOut(operation, after: self.configuration.requestTimeout, lastError: lastError)
             }
             if Task.isCancelled {
                 throw EtcdError(code: .cancelled, message: "\(operation) cancelled")
             }
             let connection = self.pool.pinned
-            var options = CallOptions.defaults
-            options.timeout = self.attemptTimeout(kind: kind, connection: connection, remaining: remaining)
-            var requestSent = false
+            // Until the write itself goes out, every step can be repeated elsewhere.
+            var writeSent = false
             do {
-                let metadata = try await self.auth.metadata(for: connection, options: options)
-                requestSent = true
+                let metadata = try await self.auth.metadata(for: connection, options: self.setupOptions(connection, deadline))
+                if kind == .write && !self.pool.hasAnswered(connection) {
+                    try await self.probe(connection, metadata: metadata, options: self.setupOptions(connection, deadline))
+                }
+                var options = CallOptions.defaults
+                let remaining = clock.now.duration(to: deadline)
+                options.timeout = self.attemptTimeout(kind: kind, connection: connection, remaining: remaining)
+                writeSent = kind == .write
                 let response = try await call(connection, metadata, options)
                 self.pool.recordSuccess(connection)
                 return response
             } catch {
                 let mapped = EtcdError(mapping: error, endpoint: connection.url)
+                let repeatable = !writeSent || mapped.requestCertainlyNotApplied
                 switch mapped.disposition {
                 case .refreshToken where !refreshedToken:
                     refreshedToken = true
                     self.auth.invalidate()
-                case .tryAnotherEndpoint where kind == .write && requestSent && !mapped.requestCertainlyNotApplied:
+                case .tryAnotherEndpoint where !repeatable:
                     self.pool.recordFailure(connection, error: mapped)
                     throw EtcdError(
                         code: .unavailable,
@@ -77,9 +84,8 @@ extension EtcdClient {
                         let pause = min(Duration.milliseconds(100), clock.now.duration(to: deadline))
                         if pause > .zero { try? await Task.sleep(for: pause) }
                     }
-                case _ where mapped.code == .deadlineExceeded && kind == .read && clock.now < deadline:
-                    // Only this attempt's share ran out (slow member, election): a read can
-                    // safely try the next member.
+                case _ where mapped.code == .deadlineExceeded && repeatable && clock.now < deadline:
+                    // Only this attempt's share ran out (silent member, election): try the next.
                     lastError = mapped
                     self.pool.recordFailure(connection, error: mapped)
                 case _ where mapped.code == .deadlineExceeded:
@@ -87,7 +93,7 @@ extension EtcdClient {
                     // cluster could not serve it in time: unavailable, with the timeout as cause.
                     self.pool.recordFailure(connection, error: mapped)
                     var error = Self.timedOut(operation, after: self.configuration.requestTimeout, lastError: mapped)
-                    if kind == .write && requestSent {
+                    if !repeatable {
                         // e.g. a proposal forwarded to a leader that just died is lost silently.
                         error.message = "\(operation) may or may not have been applied: " + error.message
                     }
@@ -97,6 +103,26 @@ extension EtcdClient {
                 }
             }
         }
+    }
+
+    /// Asks a member that has not answered yet for its status, which any user may do: proof
+    /// that it is reachable before a write that could not be repeated is sent there.
+    private func probe(_ connection: EndpointConnection, metadata: Metadata, options: CallOptions) async throws {
+        do {
+            _ = try await connection.maintenance.status(Etcdserverpb_StatusRequest(), metadata: metadata, options: options)
+        } catch let error as RPCError where error.code != .unavailable && error.code != .deadlineExceeded {
+            // An answer, even a refusal, shows the member is there.
+        }
+        self.pool.recordSuccess(connection)
+    }
+
+    /// Options for the steps before the request itself (authentication, probe): a member that
+    /// has not answered yet gets at most `dialTimeout`.
+    private func setupOptions(_ connection: EndpointConnection, _ deadline: ContinuousClock.Instant) -> CallOptions {
+        var options = CallOptions.defaults
+        let remaining = ContinuousClock.now.duration(to: deadline)
+        options.timeout = self.pool.hasAnswered(connection) ? remaining : min(remaining, self.configuration.dialTimeout)
+        return options
     }
 
     /// How long one attempt at one member may take. A write gets everything left: once sent,

@@ -24,52 +24,58 @@ extension EtcdClient {
         while true {
             try Task.checkCancellation()
             let connection = self.pool.pinned
-            let renewals = LockedValue(0)
             let awaitingAnswer = LockedValue(false)
+            let answered = LockedValue(false)
             do {
                 let metadata = try await self.streamMetadata(for: connection)
-                try await connection.lease.leaseKeepAlive(metadata: metadata) { writer in
-                    var request = Etcdserverpb_LeaseKeepAliveRequest()
-                    request.id = leaseID
-                    while true {
-                        awaitingAnswer.withLock { $0 = true }
-                        try await writer.write(request)
-                        try await Task.sleep(for: Self.renewalInterval(ttl: progress.value.ttl))
-                        // A member that takes a whole interval to answer is stuck (stopped,
-                        // partitioned): move on rather than let the lease run out.
-                        if awaitingAnswer.value {
-                            throw EtcdError(
-                                code: .unavailable,
-                                message: "member stopped answering keep-alives",
-                                endpoint: connection.url
+                try await self.withFirstAnswerDeadline(
+                    self.configuration.dialTimeout,
+                    answered: answered,
+                    endpoint: connection.url
+                ) {
+                    try await connection.lease.leaseKeepAlive(metadata: metadata) { writer in
+                        var request = Etcdserverpb_LeaseKeepAliveRequest()
+                        request.id = leaseID
+                        while true {
+                            awaitingAnswer.withLock { $0 = true }
+                            try await writer.write(request)
+                            try await Task.sleep(for: Self.renewalInterval(ttl: progress.value.ttl))
+                            // A member that takes a whole interval to answer is stuck (stopped,
+                            // partitioned): move on rather than let the lease run out.
+                            if awaitingAnswer.value {
+                                throw EtcdError(
+                                    code: .unavailable,
+                                    message: "member stopped answering keep-alives",
+                                    endpoint: connection.url
+                                )
+                            }
+                        }
+                    } onResponse: { response in
+                        for try await message in response.messages {
+                            guard message.ttl > 0 else {
+                                throw EtcdError(
+                                    code: .leaseNotFound,
+                                    message: "lease \(leaseID) expired or was revoked",
+                                    endpoint: connection.url
+                                )
+                            }
+                            progress.withLock { $0 = (message.ttl, clock.now.advanced(by: .seconds(message.ttl))) }
+                            answered.withLock { $0 = true }
+                            awaitingAnswer.withLock { $0 = false }
+                            self.pool.recordSuccess(connection)
+                            onRenewal(
+                                LeaseKeepAliveResponse(header: ResponseHeader(message.header), id: message.id, ttl: message.ttl)
                             )
                         }
-                    }
-                } onResponse: { response in
-                    for try await message in response.messages {
-                        guard message.ttl > 0 else {
-                            throw EtcdError(
-                                code: .leaseNotFound,
-                                message: "lease \(leaseID) expired or was revoked",
-                                endpoint: connection.url
-                            )
-                        }
-                        progress.withLock { $0 = (message.ttl, clock.now.advanced(by: .seconds(message.ttl))) }
-                        renewals.withLock { $0 += 1 }
-                        awaitingAnswer.withLock { $0 = false }
-                        self.pool.recordSuccess(connection)
-                        onRenewal(
-                            LeaseKeepAliveResponse(header: ResponseHeader(message.header), id: message.id, ttl: message.ttl)
+                        throw EtcdError(
+                            code: .unavailable,
+                            message: "keep-alive stream closed by the member",
+                            endpoint: connection.url
                         )
                     }
-                    throw EtcdError(
-                        code: .unavailable,
-                        message: "keep-alive stream closed by the member",
-                        endpoint: connection.url
-                    )
                 }
             } catch {
-                if renewals.value > 0 { retry.streamWorked() }
+                if answered.value { retry.streamWorked() }
                 try await retry.handle(error, on: connection, client: self)
                 if let expiry = progress.value.expiry, clock.now > expiry {
                     throw EtcdError(
@@ -99,10 +105,10 @@ extension EtcdClient {
         }
     }
 
-    /// A third of the TTL (what etcd's own client does), at least 250 ms; 500 ms until the
-    /// first response tells the TTL.
+    /// A third of the TTL (what etcd's own client does), at least 250 ms; 1 s until the first
+    /// response tells the TTL.
     static func renewalInterval(ttl: Int64?) -> Duration {
-        guard let ttl, ttl > 0 else { return .milliseconds(500) }
+        guard let ttl, ttl > 0 else { return .seconds(1) }
         return max(.milliseconds(ttl * 1000 / 3), .milliseconds(250))
     }
 }

@@ -67,3 +67,39 @@ extension EtcdClient {
         return metadata
     }
 }
+
+extension EtcdClient {
+    /// Runs one attempt of a long-lived stream, failing it when the member has not answered at
+    /// all within `timeout` — a connection that hangs while being set up (a host gone dark
+    /// drops packets instead of refusing) would otherwise block for the OS connect timeout.
+    func withFirstAnswerDeadline(
+        _ timeout: Duration,
+        answered: LockedValue<Bool>,
+        endpoint: String,
+        _ stream: @escaping @Sendable () async throws -> Void
+    ) async throws {
+        try await withThrowingTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                try await stream()
+                return true
+            }
+            group.addTask {
+                try await Task.sleep(for: timeout)
+                guard answered.value else {
+                    throw EtcdError(
+                        code: .unavailable,
+                        message: "no answer within \(timeout) of opening the stream",
+                        endpoint: endpoint
+                    )
+                }
+                return false
+            }
+            defer { group.cancelAll() }
+            // The stream's own end (always an error for these endless streams) or the
+            // deadline's verdict, whichever comes first; a met deadline just keeps waiting.
+            while let streamEnded = try await group.next() {
+                if streamEnded { return }
+            }
+        }
+    }
+}

@@ -43,8 +43,13 @@ extension EtcdClient {
         options: WatchOptions,
         into continuation: AsyncThrowingStream<WatchBatch, any Error>.Continuation
     ) async throws {
-        // The first revision not delivered yet; 0 until the first watch is created from "now".
-        let nextRevision = LockedValue(options.startRevision)
+        // The first revision not delivered yet. "From now" is pinned to a revision up front so
+        // that a reconnect before etcd confirmed the first watch cannot open a gap.
+        var startRevision = options.startRevision
+        if startRevision == 0 {
+            startRevision = try await self.range(range, options: RangeOptions(countOnly: true)).header.revision + 1
+        }
+        let nextRevision = LockedValue(startRevision)
         var retry = StreamRetry(memberCount: self.pool.connections.count)
 
         while true {
@@ -55,51 +60,61 @@ extension EtcdClient {
             do {
                 let metadata = try await self.streamMetadata(for: connection)
                 let create = Self.watchCreateRequest(range, options: options, from: nextRevision.value)
-                try await connection.watch.watch(metadata: metadata) { writer in
-                    try await writer.write(create)
-                    // A quiet watch and a stuck member (stopped, partitioned) look alike. Ask
-                    // for progress regularly; a member that answers nothing for a whole interval
-                    // is left for another. (The loop ends when the response side ends and gRPC
-                    // cancels it; returning early would half-close the stream.)
-                    while true {
-                        try await Task.sleep(for: Self.watchLivenessInterval)
-                        let heard = heardFromMember.withLock { heard in
-                            defer { heard = false }
-                            return heard
+                try await self.withFirstAnswerDeadline(
+                    self.configuration.dialTimeout,
+                    answered: delivered,
+                    endpoint: connection.url
+                ) {
+                    try await connection.watch.watch(metadata: metadata) { writer in
+                        try await writer.write(create)
+                        // A quiet watch and a stuck member (stopped, partitioned) look alike. Ask
+                        // for progress regularly; a member that answers nothing for a whole interval
+                        // is left for another. (The loop ends when the response side ends and gRPC
+                        // cancels it; returning early would half-close the stream.)
+                        while true {
+                            try await Task.sleep(for: Self.watchLivenessInterval)
+                            let heard = heardFromMember.withLock { heard in
+                                defer { heard = false }
+                                return heard
+                            }
+                            guard heard else {
+                                throw EtcdError(
+                                    code: .unavailable,
+                                    message: "member stopped answering on the watch stream",
+                                    endpoint: connection.url
+                                )
+                            }
+                            try await writer.write(Self.watchProgressRequest)
                         }
-                        guard heard else {
-                            throw EtcdError(
-                                code: .unavailable,
-                                message: "member stopped answering on the watch stream",
-                                endpoint: connection.url
-                            )
+                    } onResponse: { response in
+                        for try await message in response.messages {
+                            heardFromMember.withLock { $0 = true }
+                            try Self.checkNotCanceled(message, endpoint: connection.url)
+                            if message.created {
+                                delivered.withLock { $0 = true }
+                                self.pool.recordSuccess(connection)
+                                continue
+                            }
+                            // After a reconnect etcd starts at the revision asked for; anything
+                            // older was delivered before and is dropped.
+                            let floor = nextRevision.value
+                            let events = message.events.filter { $0.kv.modRevision >= floor }.map(WatchEvent.init)
+                            if let last = events.last {
+                                nextRevision.withLock { $0 = last.revision + 1 }
+                                continuation.yield(WatchBatch(header: ResponseHeader(message.header), events: events))
+                            } else if message.events.isEmpty, options.progressNotify {
+                                // Progress notification. The resume point stays at the last
+                                // event: etcd before 3.4.26 could send progress ahead of
+                                // pending events.
+                                continuation.yield(WatchBatch(header: ResponseHeader(message.header), events: []))
+                            }
                         }
-                        try await writer.write(Self.watchProgressRequest)
+                        throw EtcdError(
+                            code: .unavailable,
+                            message: "watch stream closed by the member",
+                            endpoint: connection.url
+                        )
                     }
-                } onResponse: { response in
-                    for try await message in response.messages {
-                        heardFromMember.withLock { $0 = true }
-                        try Self.checkNotCanceled(message, endpoint: connection.url)
-                        if message.created {
-                            nextRevision.withLock { if $0 == 0 { $0 = message.header.revision + 1 } }
-                            delivered.withLock { $0 = true }
-                            self.pool.recordSuccess(connection)
-                            continue
-                        }
-                        // After a reconnect etcd starts at the revision asked for; anything
-                        // older was delivered before and is dropped.
-                        let floor = nextRevision.value
-                        let events = message.events.filter { $0.kv.modRevision >= floor }.map(WatchEvent.init)
-                        if let last = events.last {
-                            nextRevision.withLock { $0 = last.revision + 1 }
-                            continuation.yield(WatchBatch(header: ResponseHeader(message.header), events: events))
-                        } else if message.events.isEmpty, options.progressNotify {
-                            // Progress notification. The resume point stays at the last event:
-                            // etcd before 3.4.26 could send progress ahead of pending events.
-                            continuation.yield(WatchBatch(header: ResponseHeader(message.header), events: []))
-                        }
-                    }
-                    throw EtcdError(code: .unavailable, message: "watch stream closed by the member", endpoint: connection.url)
                 }
             } catch {
                 if delivered.value { retry.streamWorked() }

@@ -1,7 +1,8 @@
 /// How to watch.
 public struct WatchOptions: Sendable, Hashable {
-    /// First revision to deliver; 0 starts with the next change after the watch is set up.
-    /// To see a consistent picture, read the range and watch from its revision + 1.
+    /// First revision to deliver; 0 starts after the store's current revision (read when the
+    /// watch starts). To see a consistent picture, read the range and watch from its
+    /// revision + 1.
     public var startRevision: Int64
     /// Include each key's previous state in its events.
     public var prevKV: Bool
