@@ -11,14 +11,21 @@ extension EtcdClient {
     ///   (expired or revoked — a renewal answered with TTL ≤ 0), or with
     ///   ``EtcdError/Code-swift.struct/unavailable`` when no member could be reached before
     ///   the lease's TTL ran out. Either way the lease must be considered lost.
-    /// - Parameter onRenewal: called after every successful renewal.
+    /// - Parameters:
+    ///   - grantedTTL: the TTL the lease was granted with, if known. Until the first renewal
+    ///     answers, it is what tells when the lease is lost: without it, a member that dies before
+    ///     the first renewal leaves the keep-alive retrying until cancelled.
+    ///   - onRenewal: called after every successful renewal.
     public func keepAlive(
         _ leaseID: Int64,
+        grantedTTL: Duration? = nil,
         onRenewal: @escaping @Sendable (LeaseKeepAliveResponse) -> Void = { _ in }
     ) async throws -> Never {
         let clock = ContinuousClock()
         // Written by the response handler, read by the request producer and the retry loop.
-        let progress = LockedValue<(ttl: Int64?, expiry: ContinuousClock.Instant?)>((nil, nil))
+        let progress = LockedValue<(ttl: Int64?, expiry: ContinuousClock.Instant?)>(
+            (grantedTTL.map { $0.components.seconds }, grantedTTL.map { clock.now.advanced(by: $0) })
+        )
         var retry = StreamRetry(memberCount: self.pool.connections.count)
 
         while true {

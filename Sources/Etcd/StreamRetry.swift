@@ -25,8 +25,12 @@ struct StreamRetry {
         on connection: EndpointConnection,
         client: EtcdClient
     ) async throws {
-        if error is CancellationError || Task.isCancelled { throw CancellationError() }
-        let mapped = EtcdError(mapping: error, endpoint: connection.url)
+        if Task.isCancelled { throw CancellationError() }
+        // A CancellationError while we are not cancelled comes from inside the RPC (the request
+        // writer is cancelled when the stream breaks): a broken stream, not the caller's stop.
+        let mapped = error is CancellationError
+            ? EtcdError(code: .unavailable, message: "stream ended", endpoint: connection.url, cause: error)
+            : EtcdError(mapping: error, endpoint: connection.url)
         switch mapped.disposition {
         case .refreshToken where !self.refreshedToken:
             self.refreshedToken = true

@@ -11,8 +11,8 @@ struct EtcdStateStore: StateStore {
         return try await client.grantLease(ttl: seconds).id
     }
 
-    func keepAlive(lease: Int64) async throws -> Never {
-        try await client.keepAlive(lease)
+    func keepAlive(lease: Int64, ttl: Duration) async throws -> Never {
+        try await client.keepAlive(lease, grantedTTL: ttl)
     }
 
     func revokeLease(_ lease: Int64) async throws {

@@ -72,7 +72,7 @@ struct WatchCommand: AsyncParsableCommand {
 
         settings.logTarget.bootstrap(identifier: "service-monitor", level: .info)
         let logger = Logger(label: "service-monitor.watch")
-        let client = try EtcdClient(configuration: settings.etcd)
+        let client = try EtcdClient(configuration: settings.etcd, logger: Logger(label: "service-monitor.etcd"))
         try await withHealthChecker(target: target, configuration: checkerConfiguration) { checker in
             let progress = ProgressSignal()
             let monitor = Monitor(

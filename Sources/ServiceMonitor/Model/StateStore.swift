@@ -3,9 +3,9 @@
 public protocol StateStore: Sendable {
     /// Grants a lease that ends `ttl` after its last renewal; returns its id.
     func grantLease(ttl: Duration) async throws -> Int64
-    /// Renews the lease until the task is cancelled; throws once the lease is lost (expired,
-    /// revoked, or no member reachable before it ran out).
-    func keepAlive(lease: Int64) async throws -> Never
+    /// Renews the lease (granted with `ttl`) until the task is cancelled; throws once the lease
+    /// is lost (expired, revoked, or no member reachable before it ran out).
+    func keepAlive(lease: Int64, ttl: Duration) async throws -> Never
     /// Ends the lease now, deleting every key bound to it.
     func revokeLease(_ lease: Int64) async throws
     /// How long the lease has left, or `nil` when it no longer exists.

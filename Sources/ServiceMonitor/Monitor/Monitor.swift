@@ -150,7 +150,7 @@ public struct Monitor<Store: StateStore>: Service {
                 lostSince = nil
                 notify([.status(status.statusLine())] + (configuration.readyWhen == .started ? [.ready] : []))
                 try await withThrowingDiscardingTaskGroup { group in
-                    group.addTask { try await store.keepAlive(lease: lease) }
+                    group.addTask { try await store.keepAlive(lease: lease, ttl: configuration.ttl) }
                     group.addTask {
                         var written = generation
                         for await _ in changes {
@@ -160,9 +160,9 @@ public struct Monitor<Store: StateStore>: Service {
                         throw CancellationError()
                     }
                 }
-            } catch is CancellationError {
-                return
             } catch {
+                // Only our own cancellation (shutdown) ends registration; any other error,
+                // a CancellationError from inside a broken stream included, is retried.
                 guard !Task.isCancelled else { return }
                 let since = lostSince ?? .now
                 if lostSince == nil {

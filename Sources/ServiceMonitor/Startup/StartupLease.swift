@@ -94,7 +94,7 @@ public struct StartupLease<Store: StateStore>: Sendable {
             // hence its place in line.
             try await store.put(queueKey, value: value, lease: queueLease)
             outcome = try await withThrowingTaskGroup(of: AcquireOutcome?.self) { group in
-                group.addTask { try await store.keepAlive(lease: queueLease) }
+                group.addTask { try await store.keepAlive(lease: queueLease, ttl: Self.queueEntryTTL) }
                 group.addTask {
                     try await waitForSlot(request, value: value, queueLease: queueLease)
                     return .acquired(waited: clock.now - started)
