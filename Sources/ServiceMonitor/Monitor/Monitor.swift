@@ -43,8 +43,8 @@ public struct Monitor<Store: StateStore>: Service {
         let (firstUp, reachedUp) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         await cancelWhenGracefulShutdown {
             await withDiscardingTaskGroup { group in
-                group.addTask { await checkLoop(status: status, changed: changed, reachedUp: reachedUp) }
-                group.addTask { await registrar(status: status, changes: changes) }
+                group.addTask { await checkLoop(status: status, changed: changed) }
+                group.addTask { await registrar(status: status, changes: changes, storedUp: reachedUp) }
                 if configuration.releasesStartupLease {
                     group.addTask { await releaseStartupLease(after: firstUp) }
                 }
@@ -58,7 +58,7 @@ public struct Monitor<Store: StateStore>: Service {
     // MARK: Checks
 
     private func checkLoop(
-        status: MonitorStatus, changed: AsyncStream<Void>.Continuation, reachedUp: AsyncStream<Void>.Continuation
+        status: MonitorStatus, changed: AsyncStream<Void>.Continuation
     ) async {
         var health: HealthState
         do {
@@ -92,11 +92,6 @@ public struct Monitor<Store: StateStore>: Service {
             }
             if let transition {
                 log(transition, result)
-                if transition.to == .up {
-                    // Only the first up matters; later yields to the finished stream do nothing.
-                    reachedUp.yield()
-                    reachedUp.finish()
-                }
             }
             var assignments = [NotifyAssignment.status(status.statusLine())]
             if configuration.readyWhen == .healthy, current == .up, !readySent {
@@ -134,7 +129,9 @@ public struct Monitor<Store: StateStore>: Service {
 
     /// Keeps a lease and the record on it. Waits for the first check's result (the first check
     /// runs at once), so the first write already carries a real result.
-    private func registrar(status: MonitorStatus, changes: AsyncStream<Void>) async {
+    /// `storedUp` is signalled once an "up" record is stored — not merely seen by a check — so the
+    /// next instance, let in by the startup-lease release, already finds this one in `hosts`.
+    private func registrar(status: MonitorStatus, changes: AsyncStream<Void>, storedUp: AsyncStream<Void>.Continuation) async {
         var retryDelay = Duration.milliseconds(250)
         var lostSince: TimeOfDay?
         for await _ in changes {
@@ -143,7 +140,7 @@ public struct Monitor<Store: StateStore>: Service {
         while !Task.isCancelled {
             do {
                 let lease = try await store.grantLease(ttl: configuration.ttl)
-                let generation = try await write(status: status, lease: lease)
+                let generation = try await write(status: status, lease: lease, storedUp: storedUp)
                 status.update { $0.registration = .registered(lease: lease) }
                 retryDelay = .milliseconds(250)
                 logRegistered(lease: lease, restoredAfter: lostSince)
@@ -154,7 +151,7 @@ public struct Monitor<Store: StateStore>: Service {
                     group.addTask {
                         var written = generation
                         for await _ in changes {
-                            written = try await writeUntilStored(status: status, lease: lease, after: written)
+                            written = try await writeUntilStored(status: status, lease: lease, after: written, storedUp: storedUp)
                         }
                         // The stream ends at shutdown; stop the keep-alive with us.
                         throw CancellationError()
@@ -185,7 +182,7 @@ public struct Monitor<Store: StateStore>: Service {
     }
 
     /// Writes the current record; returns the generation written.
-    private func write(status: MonitorStatus, lease: Int64) async throws -> Int {
+    private func write(status: MonitorStatus, lease: Int64, storedUp: AsyncStream<Void>.Continuation) async throws -> Int {
         let snapshot = status.snapshot
         let record = InstanceRecord(
             serviceID: configuration.serviceID.rawValue,
@@ -198,16 +195,23 @@ public struct Monitor<Store: StateStore>: Service {
             info: configuration.info
         )
         try await store.put(configuration.instanceKey, value: try record.encoded(), lease: lease)
+        if record.state == .up {
+            // Only the first matters; yields to the finished stream do nothing.
+            storedUp.yield()
+            storedUp.finish()
+        }
         return snapshot.generation
     }
 
     /// Writes after a transition, retrying while the store is briefly unreachable; a lost lease
     /// ends the keep-alive task, which cancels this and re-registers.
-    private func writeUntilStored(status: MonitorStatus, lease: Int64, after written: Int) async throws -> Int {
+    private func writeUntilStored(
+        status: MonitorStatus, lease: Int64, after written: Int, storedUp: AsyncStream<Void>.Continuation
+    ) async throws -> Int {
         guard status.snapshot.generation != written else { return written }
         while true {
             do {
-                return try await write(status: status, lease: lease)
+                return try await write(status: status, lease: lease, storedUp: storedUp)
             } catch is CancellationError {
                 throw CancellationError()
             } catch {
