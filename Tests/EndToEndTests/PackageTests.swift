@@ -1,0 +1,224 @@
+import Foundation
+import Testing
+import TestSupport
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The Debian package the way an operator gets it: built by packaging/build-deb.sh, installed with
+/// `apt-get install ./….deb`, used (man, completions, units, journal catalog), then removed.
+///
+/// It packages the debug binary the tests already built (a release build would not fit the test
+/// run's time). That binary links the Swift runtime of the toolchain on this machine, which no
+/// Debian package provides, so the script is told to accept it (--allow-unpackaged-libraries);
+/// `./dev package` ships the release binary built with --static-swift-stdlib instead.
+@Suite("Debian package", .serialized, .timeLimit(.minutes(5)))
+struct PackageTests {
+    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let package = "service-monitor"
+
+    /// What the package must install, each a regular non-empty file.
+    static let installedFiles = [
+        "/usr/bin/service-monitor",
+        "/lib/systemd/system/service-monitor-watch@.service",
+        "/lib/systemd/system/service-monitor-lease@.service",
+        "/usr/share/doc/service-monitor/examples/elasticsearch/elasticsearch-lease@.service",
+        "/usr/share/doc/service-monitor/examples/elasticsearch/elasticsearch@.service",
+        "/usr/share/doc/service-monitor/examples/elasticsearch/elasticsearch-monitor@.service",
+        "/usr/share/doc/service-monitor/example.env",
+        "/usr/share/man/man1/service-monitor.1.gz",
+        "/usr/share/bash-completion/completions/service-monitor",
+        "/usr/share/zsh/vendor-completions/_service-monitor",
+        "/usr/share/fish/vendor_completions.d/service-monitor.fish",
+        "/usr/lib/systemd/catalog/service-monitor.catalog",
+    ]
+
+    /// apt and dpkg wait for a lock another installer holds instead of failing at once.
+    static let apt = ["-y", "-q", "-o", "DPkg::Lock::Timeout=120"]
+    static let aptEnvironment: [String: String?] = ["DEBIAN_FRONTEND": "noninteractive"]
+
+    @Test func installsEveryFileExplainsItsJournalEntriesAndRemovesCleanly() throws {
+        try #require(getuid() == 0, "installing a package needs root (./dev test runs as root)")
+        // A run that was killed before its cleanup may have left the package behind.
+        try purge()
+        defer { try? purge() }
+
+        let directory = try EtcdTestPaths.makeTemporaryDirectory(prefix: "package")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let deb = try buildPackage(into: directory)
+        let install = try Command.run("apt-get", Self.apt + ["install", deb], environment: Self.aptEnvironment, timeout: .seconds(300))
+        try #require(install.status == 0, "\(install)")
+        #expect(try installedStatus() == "install ok installed")
+
+        try checkFiles()
+        try checkBinaryManPageAndCompletions()
+        try checkUnits()
+        try checkCatalog()
+
+        // Removal takes every file with it, and the catalog index forgets the entries.
+        let remove = try Command.run("apt-get", Self.apt + ["remove", Self.package], environment: Self.aptEnvironment, timeout: .seconds(300))
+        try #require(remove.status == 0, "\(remove)")
+        for file in Self.installedFiles {
+            #expect(!FileManager.default.fileExists(atPath: file), "\(file) is still there after apt-get remove")
+        }
+        let listed = try Command.run("journalctl", ["--list-catalog"] + catalogIDs())
+        #expect(!listed.standardOutput.contains("service-monitor"), "catalog still indexed after removal: \(listed)")
+        try purge()
+        #expect(try installedStatus() == nil)
+    }
+
+    // MARK: - Steps
+
+    /// Runs packaging/build-deb.sh on the debug binary; returns the .deb's path.
+    func buildPackage(into directory: String) throws -> String {
+        // apt reads a local .deb as the unprivileged _apt user: the directory must be world-readable.
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: directory)
+        let binary = try BuildProducts.executable(named: "service-monitor")
+        let script = Self.repository.appendingPathComponent("packaging/build-deb.sh").path
+        let built = try Command.run(script, ["--fast", "--allow-unpackaged-libraries", binary, directory], timeout: .seconds(300))
+        try #require(built.status == 0, "\(built)")
+        let deb = built.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines)
+        let version = try Command.run(binary, ["--version"]).standardOutput.trimmingCharacters(in: .whitespacesAndNewlines)
+        let architecture = try Command.run("dpkg", ["--print-architecture"]).standardOutput.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(deb == "\(directory)/service-monitor_\(version)_\(architecture).deb")
+        try #require(FileManager.default.fileExists(atPath: deb), "no package at \(deb.debugDescription)")
+
+        let fields = try Command.run("dpkg-deb", ["--field", deb, "Package", "Version", "Architecture", "Depends"]).standardOutput
+        #expect(fields.contains("Package: service-monitor\n"), "\(fields)")
+        #expect(fields.contains("Version: \(version)\n"), "\(fields)")
+        #expect(fields.contains("Architecture: \(architecture)\n"), "\(fields)")
+        #expect(fields.contains("libsystemd0"), "\(fields)")
+        #expect(fields.contains("libc6"), "\(fields)")
+        return deb
+    }
+
+    func checkFiles() throws {
+        let listing = try Command.run("dpkg", ["-L", Self.package])
+        #expect(listing.status == 0, "\(listing)")
+        let listed = Set(listing.standardOutput.split(separator: "\n").map(String.init))
+        for file in Self.installedFiles {
+            #expect(listed.contains(file), "dpkg -L does not list \(file)")
+            let attributes = try? FileManager.default.attributesOfItem(atPath: file)
+            #expect(attributes?[.type] as? FileAttributeType == .typeRegular, "\(file) is not an installed file")
+            #expect((attributes?[.size] as? Int ?? 0) > 0, "\(file) is empty")
+        }
+        // Exactly these files (plus directories): nothing stray was packaged.
+        let files = listed.filter { path in
+            var isDirectory: ObjCBool = false
+            return FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) && !isDirectory.boolValue
+        }
+        #expect(files == Set(Self.installedFiles), "\(files.symmetricDifference(Self.installedFiles).sorted())")
+
+        let catalog = try String(contentsOfFile: "/usr/lib/systemd/catalog/service-monitor.catalog", encoding: .utf8)
+        let shipped = try String(contentsOf: Self.repository.appendingPathComponent("packaging/service-monitor.catalog"), encoding: .utf8)
+        #expect(catalog == shipped)
+        let example = try String(contentsOfFile: "/usr/share/doc/service-monitor/example.env", encoding: .utf8)
+        for name in ["LABEL=", "SERVICE_ID=", "MONITOR_URL=", "WATCH_OPTIONS=", "LEASE_OPTIONS=", "SERVICE_MONITOR_ENDPOINTS=", "ETCDCTL_ENDPOINTS="] {
+            #expect(example.contains(name), "example.env does not document \(name)")
+        }
+    }
+
+    func checkBinaryManPageAndCompletions() throws {
+        let installed = try Command.run("/usr/bin/service-monitor", ["--version"])
+        let built = try Command.run(try BuildProducts.executable(named: "service-monitor"), ["--version"])
+        #expect(installed.status == 0, "\(installed)")
+        #expect(installed.standardOutput == built.standardOutput && !built.standardOutput.isEmpty, "\(installed) vs \(built)")
+
+        // The page is generated from the CLI: every command and its options are in it.
+        let page = try Command.run("gzip", ["-dc", "/usr/share/man/man1/service-monitor.1.gz"])
+        #expect(page.status == 0, "\(page)")
+        #expect(page.standardOutput.hasPrefix(".TH \"SERVICE-MONITOR\" \"1\""), "\(page.standardOutput.prefix(200))")
+        for text in ["watch", "hosts", "acquire-lease", "release-lease", "status", "\\-\\-monitor\\-url", "\\-\\-lease\\-timeout", "\\-\\-endpoints"] {
+            #expect(page.standardOutput.contains(text), "man page lacks \(text)")
+        }
+        if (try? Command.resolve("man")) != nil {
+            let located = try Command.run("man", ["-w", "service-monitor"])
+            #expect(located.standardOutput == "/usr/share/man/man1/service-monitor.1.gz\n", "\(located)")
+            // man renders it without complaint.
+            let rendered = try Command.run("man", ["--warnings", "-P", "cat", "service-monitor"], environment: ["MANWIDTH": "100"])
+            #expect(rendered.status == 0 && rendered.standardError.isEmpty, "\(rendered)")
+            #expect(rendered.standardOutput.contains("acquire-lease"), "\(rendered)")
+        }
+
+        // bash loads the completion and registers it for the command.
+        let bash = try Command.run("bash", ["-c", "source /usr/share/bash-completion/completions/service-monitor && complete -p service-monitor"])
+        #expect(bash.status == 0 && bash.standardOutput.contains("service-monitor"), "\(bash)")
+        let zsh = try String(contentsOfFile: "/usr/share/zsh/vendor-completions/_service-monitor", encoding: .utf8)
+        #expect(zsh.hasPrefix("#compdef service-monitor"), "\(zsh.prefix(100))")
+        let fish = try String(contentsOfFile: "/usr/share/fish/vendor_completions.d/service-monitor.fish", encoding: .utf8)
+        #expect(fish.contains("complete -c 'service-monitor'") || fish.contains("complete -c service-monitor"), "\(fish.prefix(300))")
+    }
+
+    /// systemd loads an instance of each installed template from /lib/systemd/system and finds
+    /// no fault, including in Documentation= (the man page must now exist).
+    func checkUnits() throws {
+        let manCheck = (try? Command.resolve("man")) != nil ? "--man=yes" : "--man=no"
+        let verified = try Command.run("systemd-analyze", ["verify", manCheck, "service-monitor-watch@package-test.service", "service-monitor-lease@package-test.service"])
+        #expect(verified.status == 0, "\(verified)")
+        #expect(verified.standardError.isEmpty && verified.standardOutput.isEmpty, "\(verified)")
+    }
+
+    /// Every catalogued MESSAGE_ID is indexed, and `journalctl -x` explains a logged entry.
+    func checkCatalog() throws {
+        let update = try Command.run("journalctl", ["--update-catalog"])
+        #expect(update.status == 0, "\(update)")
+        let ids = try catalogIDs()
+        #expect(ids.count >= 10, "\(ids)")
+        let listed = try Command.run("journalctl", ["--list-catalog"] + ids)
+        #expect(listed.status == 0, "\(listed)")
+        for id in ids {
+            #expect(listed.standardOutput.contains(id + " service-monitor: "), "\(id) is not in the catalog index: \(listed)")
+        }
+
+        // An "up" entry with the fields the catalog text refers to, written straight to journald.
+        let upID = "3c7a4f1e9b2d4e0f8a6b5c4d3e2f1a0b"
+        let serviceID = "package-test-\(UUID().uuidString.prefix(8).lowercased())"
+        let entry = [
+            "MESSAGE_ID=\(upID)",
+            "MESSAGE=\(serviceID) is up: HTTP 200 in 1 ms",
+            "PRIORITY=5",
+            "SYSLOG_IDENTIFIER=service-monitor-package-test",
+            "SERVICE_MONITOR_LABEL=package-test",
+            "SERVICE_MONITOR_SERVICE_ID=\(serviceID)",
+            "SERVICE_MONITOR_HOST=127.0.0.1",
+            "SERVICE_MONITOR_DETAIL=HTTP 200 in 1 ms",
+        ].joined(separator: "\n") + "\n"
+        let logged = try Command.run("logger", ["--journald"], standardInput: entry)
+        try #require(logged.status == 0, "\(logged)")
+
+        let explained = try eventually(timeout: .seconds(20), "journalctl -x to show the entry of \(serviceID)") { () -> String? in
+            let shown = try Command.run("journalctl", ["-x", "--no-pager", "MESSAGE_ID=\(upID)", "SERVICE_MONITOR_SERVICE_ID=\(serviceID)"])
+            return shown.standardOutput.contains("is up: HTTP 200") ? shown.standardOutput : nil
+        }
+        // The catalog text, with the entry's own fields substituted.
+        #expect(explained.contains("Subject: \(serviceID) of package-test is up"), "\(explained)")
+        #expect(explained.contains("Defined-By: service-monitor"), "\(explained)")
+        #expect(explained.contains("Documentation: man:service-monitor(1)"), "\(explained)")
+        #expect(explained.contains("(label package-test, host"), "\(explained)")
+    }
+
+    // MARK: - Helpers
+
+    /// The MESSAGE_IDs the shipped catalog documents.
+    func catalogIDs() throws -> [String] {
+        try String(contentsOf: Self.repository.appendingPathComponent("packaging/service-monitor.catalog"), encoding: .utf8)
+            .split(separator: "\n")
+            .filter { $0.hasPrefix("-- ") }
+            .map { String($0.dropFirst(3)).trimmingCharacters(in: .whitespaces) }
+    }
+
+    /// dpkg's status of the package, or nil when dpkg knows nothing of it.
+    func installedStatus() throws -> String? {
+        let result = try Command.run("dpkg-query", ["-W", "-f", "${Status}", Self.package])
+        return result.status == 0 ? result.standardOutput : nil
+    }
+
+    /// Removes the package and its configuration; a no-op when dpkg knows nothing of it (apt
+    /// cannot even name a package that is in no archive and not installed).
+    func purge() throws {
+        guard try installedStatus() != nil else { return }
+        let result = try Command.run("apt-get", Self.apt + ["purge", Self.package], environment: Self.aptEnvironment, timeout: .seconds(300))
+        guard result.status == 0 else { throw CommandError(description: "apt-get purge failed: \(result)") }
+    }
+}
