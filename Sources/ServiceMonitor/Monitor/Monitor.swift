@@ -30,11 +30,9 @@ public struct Monitor<Store: StateStore>: Service {
         self.store = store
         self.progress = progress
         self.notifier = notifier
-        var logger = logger
-        logger[metadataKey: "service_monitor.label"] = "\(configuration.label)"
-        logger[metadataKey: "service_monitor.service_id"] = "\(configuration.serviceID)"
-        logger[metadataKey: "service_monitor.host"] = "\(configuration.host)"
-        self.logger = logger
+        self.logger = logger.withInstanceContext(
+            label: configuration.label, serviceID: configuration.serviceID, host: configuration.host
+        )
     }
 
     public func run() async throws {

@@ -29,10 +29,7 @@ public struct StartupLease<Store: StateStore>: Sendable {
         self.label = label
         self.serviceID = serviceID
         self.notifier = notifier
-        var logger = logger
-        logger[metadataKey: "service_monitor.label"] = "\(label)"
-        logger[metadataKey: "service_monitor.service_id"] = "\(serviceID)"
-        self.logger = logger
+        self.logger = logger.withInstanceContext(label: label, serviceID: serviceID)
     }
 
     var holderKey: String { layout.startupHolder(label, serviceID) }
