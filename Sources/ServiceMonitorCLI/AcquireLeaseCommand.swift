@@ -21,11 +21,7 @@ struct AcquireLeaseCommand: AsyncParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    @Option(help: "Service label (case-insensitive; [A-Za-z0-9._-], at most 128).")
-    var label: String
-
-    @Option(help: "This instance's id, unique within the label.")
-    var serviceID: String
+    @OptionGroup var instance: InstanceOptions
 
     @Option(help: ArgumentHelp("How long the slot is held at most without a release.", valueName: "duration"))
     var leaseTimeout: String = "240s"
@@ -39,8 +35,7 @@ struct AcquireLeaseCommand: AsyncParsableCommand {
     func run() async throws {
         let environment = Environment.current
         let settings = try Settings(global, environment: environment)
-        let label = try Label(label)
-        let serviceID = try ServiceID(serviceID)
+        let (label, serviceID) = try instance.validated()
         let request = try AcquireRequest(
             leaseTimeout: try Settings.positive(leaseTimeout, option: "--lease-timeout"),
             acquireTimeout: try Settings.positive(acquireTimeout, option: "--acquire-timeout"),

@@ -14,16 +14,11 @@ struct ReleaseLeaseCommand: AsyncParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    @Option(help: "Service label (case-insensitive).")
-    var label: String
-
-    @Option(help: "The service id whose slot to release.")
-    var serviceID: String
+    @OptionGroup var instance: InstanceOptions
 
     func run() async throws {
         let settings = try Settings(global, environment: Environment.current)
-        let label = try Label(label)
-        let serviceID = try ServiceID(serviceID)
+        let (label, serviceID) = try instance.validated()
 
         // Under a unit the release is journaled with its MESSAGE_ID; on a terminal the line on
         // stdout says it all.

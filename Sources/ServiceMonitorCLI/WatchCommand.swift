@@ -24,11 +24,7 @@ struct WatchCommand: AsyncParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    @Option(help: "Service label (case-insensitive; [A-Za-z0-9._-], at most 128).")
-    var label: String
-
-    @Option(help: "This instance's id, unique within the label.")
-    var serviceID: String
+    @OptionGroup var instance: InstanceOptions
 
     @Option(help: ArgumentHelp("What to check: http://, https:// (status within --expect-status) or tcp://host:port (connect).", valueName: "url"))
     var monitorURL: String
@@ -96,8 +92,7 @@ struct WatchCommand: AsyncParsableCommand {
 
     /// Everything checked before the first etcd call: bad input exits 64 having written nothing.
     func validate(settings: Settings, environment: [String: String]) throws -> MonitorConfiguration {
-        let label = try Label(label)
-        let serviceID = try ServiceID(serviceID)
+        let (label, serviceID) = try instance.validated()
         _ = try CheckTarget(parsing: monitorURL)
         _ = try ExpectedStatus(parsing: expectStatus)
         let info = try serviceInfo.map(ServiceInfo.init(parsing:)) ?? .defaultInfo(for: serviceID)
