@@ -90,6 +90,9 @@ extension EtcdError {
     /// routines:OPENSSL_internal:CERTIFICATE_VERIFY_FAILED at /path/handshake.cc:320]))`) cut to
     /// its reason, with what the reason means for the operator.
     static func explainTLSFailure(_ detail: String) -> String {
+        if detail.contains("EOF during handshake") {
+            return "the server closed the connection during the handshake: does it serve TLS on this port? (EOF during handshake)"
+        }
         var reason = detail
         if let marker = detail.firstRange(of: "OPENSSL_internal:") {
             reason = String(detail[marker.upperBound...].prefix { !$0.isWhitespace && $0 != "]" && $0 != ")" })

@@ -207,9 +207,15 @@ struct SecurityTests {
             }
             #expect(try await client.range(.prefix("/service-monitor/\(label)/")).kvs.isEmpty, "nothing was written")
 
+            // https:// to a member serving plain http: a TLS failure too, said as such.
+            var result = try serviceMonitor(["hosts", "--endpoints", endpoint.replacingOccurrences(of: "http://", with: "https://"), "--label", label, "--command-timeout", "15s"])
+            #expect(result.status == 78, "\(result)")
+            #expect(oneLine(result), "\(result)")
+            #expect(result.standardError.contains("TLS handshake failed: the server closed the connection during the handshake: does it serve TLS on this port?"), "\(result)")
+
             // An unreadable password file is configuration: 78, naming the file.
             let missing = users.directory + "/no-such-password"
-            let result = try serviceMonitor(["hosts", "--endpoints", endpoint, "--label", label, "--user", "monitor"], environment: ["SERVICE_MONITOR_PASSWORD_FILE": missing])
+            result = try serviceMonitor(["hosts", "--endpoints", endpoint, "--label", label, "--user", "monitor"], environment: ["SERVICE_MONITOR_PASSWORD_FILE": missing])
             #expect(result.status == 78, "\(result)")
             #expect(oneLine(result), "\(result)")
             #expect(result.standardError.contains("SERVICE_MONITOR_PASSWORD_FILE \(missing.debugDescription): cannot read"), "\(result)")
