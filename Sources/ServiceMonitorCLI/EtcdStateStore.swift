@@ -51,7 +51,9 @@ struct EtcdStateStore: StateStore {
 
     func isPermanent(_ error: any Error) -> Bool {
         guard let error = error as? EtcdError else { return false }
-        return [.permissionDenied, .authenticationFailed, .tlsFailure, .invalidConfiguration].contains(error.code)
+        // A handshake cut short is what a member going down looks like, not a refusal.
+        if error.code == .tlsFailure { return !error.message.contains("EOF during handshake") }
+        return [.permissionDenied, .authenticationFailed, .invalidConfiguration].contains(error.code)
     }
 
     private func watch(_ range: KeyRange, after revision: Int64, _ body: @Sendable ([StoreChange]) async throws -> Bool) async throws {
