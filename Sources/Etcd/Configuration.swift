@@ -75,3 +75,11 @@ extension EtcdClient {
         }
     }
 }
+
+/// The password never appears when credentials (or a configuration holding them) are printed,
+/// logged or dumped.
+extension EtcdClient.Credentials: CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
+    public var description: String { "user \(self.user.debugDescription) (password redacted)" }
+    public var debugDescription: String { self.description }
+    public var customMirror: Mirror { Mirror(self, children: ["user": self.user, "password": "<redacted>"]) }
+}

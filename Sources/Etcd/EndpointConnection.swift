@@ -1,3 +1,4 @@
+import Foundation
 import GRPCCore
 import GRPCNIOTransportHTTP2
 
@@ -43,7 +44,7 @@ final class EndpointConnection: Sendable {
         } catch {
             throw EtcdError(
                 code: .invalidConfiguration,
-                message: "cannot set up a connection to \(address.url): \(error)",
+                message: "cannot set up a connection to \(address.url): \(Self.explainSetupFailure(error, tls: tls))",
                 endpoint: address.url,
                 cause: error
             )
@@ -54,6 +55,27 @@ final class EndpointConnection: Sendable {
         self.watch = Etcdserverpb_Watch.Client(wrapping: self.grpcClient)
         self.auth = Etcdserverpb_Auth.Client(wrapping: self.grpcClient)
         self.maintenance = Etcdserverpb_Maintenance.Client(wrapping: self.grpcClient)
+    }
+
+    /// NIO reports a TLS file it cannot use as `failedToLoadCertificate`/`failedToLoadPrivateKey`
+    /// without the path; name the file (for a certificate, the one that holds none).
+    private static func explainSetupFailure(_ error: any Error, tls: EtcdClient.TLS?) -> String {
+        let text = String(reflecting: error)
+        if text.contains("failedToLoadPrivateKey"), let keyFile = tls?.keyFile {
+            let certificate = tls?.certificateFile.map { " of \($0.debugDescription)" } ?? ""
+            return "TLS key file \(keyFile.debugDescription) is not a PEM private key, or not the key\(certificate)"
+        }
+        if text.contains("failedToLoadCertificate") {
+            let files = [tls?.caFile, tls?.certificateFile].compactMap { $0 }
+            let bad = files.first { file in
+                guard let contents = try? String(contentsOfFile: file, encoding: .utf8) else { return true }
+                return !contents.contains("-----BEGIN CERTIFICATE-----")
+            }
+            if let bad = bad ?? files.first {
+                return "TLS certificate file \(bad.debugDescription) holds no usable PEM certificate"
+            }
+        }
+        return "\(error)"
     }
 
     private static func transportSecurity(

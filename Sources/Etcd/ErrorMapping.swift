@@ -80,10 +80,32 @@ extension EtcdError {
         if code == .tlsFailure {
             // gRPC's own message talks about the HTTP/2 preface; the TLS error says what is wrong.
             let detail = Self.innermostCause(of: rpcError).map { "\($0)" } ?? message
-            self.init(code: code, message: "TLS handshake failed: \(detail)", endpoint: endpoint, cause: rpcError)
+            self.init(code: code, message: "TLS handshake failed: \(Self.explainTLSFailure(detail))", endpoint: endpoint, cause: rpcError)
             return
         }
         self.init(code: code, message: message, endpoint: endpoint, cause: rpcError)
+    }
+
+    /// BoringSSL's description (`handshakeFailed(…sslError([Error: 268435581 error:1000007d:SSL
+    /// routines:OPENSSL_internal:CERTIFICATE_VERIFY_FAILED at /path/handshake.cc:320]))`) cut to
+    /// its reason, with what the reason means for the operator.
+    static func explainTLSFailure(_ detail: String) -> String {
+        if detail.contains("EOF during handshake") {
+            return "the server closed the connection during the handshake: does it serve TLS on this port? (EOF during handshake)"
+        }
+        var reason = detail
+        if let marker = detail.firstRange(of: "OPENSSL_internal:") {
+            reason = String(detail[marker.upperBound...].prefix { !$0.isWhitespace && $0 != "]" && $0 != ")" })
+        }
+        switch reason {
+        case "CERTIFICATE_VERIFY_FAILED":
+            return "the server's certificate is not issued by a trusted CA (\(reason))"
+        case "SSLV3_ALERT_BAD_CERTIFICATE", "TLSV13_ALERT_CERTIFICATE_REQUIRED", "TLSV1_ALERT_UNKNOWN_CA",
+            "SSLV3_ALERT_CERTIFICATE_UNKNOWN", "SSLV3_ALERT_HANDSHAKE_FAILURE":
+            return "the server refused the client certificate: none was given, or its CA is not trusted by the server (\(reason))"
+        default:
+            return reason
+        }
     }
 
     private static func innermostCause(of error: RPCError) -> (any Error)? {

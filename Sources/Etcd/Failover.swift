@@ -99,10 +99,22 @@ extension EtcdClient {
                     }
                     throw error
                 default:
-                    throw mapped
+                    throw self.namingWhoWasRefused(mapped, operation: operation)
                 }
             }
         }
+    }
+
+    /// etcd's "permission denied" and "user name is empty" name neither the user nor the request.
+    private func namingWhoWasRefused(_ error: EtcdError, operation: String) -> EtcdError {
+        var error = error
+        if error.code == .permissionDenied {
+            let user = self.auth.credentials.map { "user '\($0.user)'" } ?? "an anonymous client"
+            error.message = "\(operation) refused: \(user) lacks the permission (\(error.message))"
+        } else if error.code == .authenticationFailed, error.message.contains(EtcdServerMessage.userNameEmpty) {
+            error.message = "etcd has authentication enabled and no user was given (\(error.message))"
+        }
+        return error
     }
 
     /// Asks a member that has not answered yet for its status, which any user may do: proof

@@ -49,6 +49,13 @@ struct EtcdStateStore: StateStore {
         try await client.txn(if: conditions.map(Compare.init), then: operations.map(TxnOperation.init)).succeeded
     }
 
+    func isPermanent(_ error: any Error) -> Bool {
+        guard let error = error as? EtcdError else { return false }
+        // A handshake cut short is what a member going down looks like, not a refusal.
+        if error.code == .tlsFailure { return !error.message.contains("EOF during handshake") }
+        return [.permissionDenied, .authenticationFailed, .invalidConfiguration].contains(error.code)
+    }
+
     private func watch(_ range: KeyRange, after revision: Int64, _ body: @Sendable ([StoreChange]) async throws -> Bool) async throws {
         do {
             try await client.watch(range, options: WatchOptions(startRevision: revision + 1)) { batches in

@@ -24,7 +24,7 @@ struct GlobalOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Client key for https endpoints (env ETCDCTL_KEY).", valueName: "file"))
     var key: String?
 
-    @Option(help: ArgumentHelp("etcd user, name or name:password (env ETCDCTL_USER; password also from the file named by SERVICE_MONITOR_PASSWORD_FILE).", valueName: "name[:password]"))
+    @Option(help: ArgumentHelp("etcd user, name or name:password (env ETCDCTL_USER; password also from the file named by SERVICE_MONITOR_PASSWORD_FILE, preferred: argv is visible to every local user).", valueName: "name[:password]"))
     var user: String?
 
     @Option(help: ArgumentHelp("Address published for this host (env COREOS_PRIVATE_IPV4; default: the address of the default route's interface).", valueName: "address"))

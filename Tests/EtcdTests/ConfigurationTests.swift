@@ -41,4 +41,14 @@ struct ConfigurationTests {
         #expect(KeyRange.prefix("").rangeEnd == [0])
         #expect(KeyRange.key("/a").rangeEnd.isEmpty)
     }
+
+    @Test func printingCredentialsOrAConfigurationNeverShowsThePassword() {
+        let configuration = EtcdClient.Configuration(endpoints: ["http://127.0.0.1:2379"], credentials: .init(user: "monitor", password: "s3cret-pw"))
+        var dumped = ""
+        dump(configuration, to: &dumped)
+        for text in ["\(configuration)", String(reflecting: configuration), "\(configuration.credentials!)", dumped] {
+            #expect(!text.contains("s3cret-pw"), "\(text)")
+            #expect(text.contains("monitor"), "\(text)")
+        }
+    }
 }

@@ -25,6 +25,15 @@ public protocol StateStore: Sendable {
 
     /// Applies `operations` atomically if every condition holds; returns whether it did.
     func commit(if conditions: [StoreCondition], then operations: [StoreOperation]) async throws -> Bool
+
+    /// Whether retrying cannot cure `error` (thrown by this store): the store refused these
+    /// credentials, this user's permissions or the TLS setup. `watch` ends with such an error
+    /// instead of retrying it forever as if the store were unreachable.
+    func isPermanent(_ error: any Error) -> Bool
+}
+
+extension StateStore {
+    public func isPermanent(_ error: any Error) -> Bool { false }
 }
 
 /// A condition of ``StateStore/commit(if:then:)``, checked against one key's current state.

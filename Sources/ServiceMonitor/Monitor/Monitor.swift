@@ -39,18 +39,26 @@ public struct Monitor<Store: StateStore>: Service {
         let status = MonitorStatus(host: configuration.host)
         let (changes, changed) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         let (firstUp, reachedUp) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
-        await cancelWhenGracefulShutdown {
-            await withDiscardingTaskGroup { group in
-                group.addTask { await checkLoop(status: status, changed: changed) }
-                group.addTask { await registrar(status: status, changes: changes, storedUp: reachedUp) }
-                if configuration.releasesStartupLease {
-                    group.addTask { await releaseStartupLease(after: firstUp) }
+        // A store error retrying cannot cure (credentials, permissions, TLS) ends the group and
+        // the process, with that error's exit status.
+        var permanentError: (any Error)?
+        do {
+            try await cancelWhenGracefulShutdown {
+                try await withThrowingDiscardingTaskGroup { group in
+                    group.addTask { await checkLoop(status: status, changed: changed) }
+                    group.addTask { try await registrar(status: status, changes: changes, storedUp: reachedUp) }
+                    if configuration.releasesStartupLease {
+                        group.addTask { await releaseStartupLease(after: firstUp) }
+                    }
                 }
             }
+        } catch {
+            permanentError = error
         }
         changed.finish()
         reachedUp.finish()
         await deregister(status: status)
+        if let permanentError { throw permanentError }
     }
 
     // MARK: Checks
@@ -129,7 +137,8 @@ public struct Monitor<Store: StateStore>: Service {
     /// runs at once), so the first write already carries a real result.
     /// `storedUp` is signalled once an "up" record is stored — not merely seen by a check — so the
     /// next instance, let in by the startup-lease release, already finds this one in `hosts`.
-    private func registrar(status: MonitorStatus, changes: AsyncStream<Void>, storedUp: AsyncStream<Void>.Continuation) async {
+    /// Throws only an error the store calls permanent.
+    private func registrar(status: MonitorStatus, changes: AsyncStream<Void>, storedUp: AsyncStream<Void>.Continuation) async throws {
         var retryDelay = Duration.milliseconds(250)
         var lostSince: TimeOfDay?
         for await _ in changes {
@@ -138,6 +147,7 @@ public struct Monitor<Store: StateStore>: Service {
         while !Task.isCancelled {
             do {
                 let lease = try await store.grantLease(ttl: configuration.ttl)
+                status.update { $0.grantedLease = lease }
                 let generation = try await write(status: status, lease: lease, storedUp: storedUp)
                 status.update { $0.registration = .registered(lease: lease) }
                 retryDelay = .milliseconds(250)
@@ -159,6 +169,8 @@ public struct Monitor<Store: StateStore>: Service {
                 // Only our own cancellation (shutdown) ends registration; any other error,
                 // a CancellationError from inside a broken stream included, is retried.
                 guard !Task.isCancelled else { return }
+                status.update { $0.grantedLease = nil }
+                if store.isPermanent(error) { throw error }
                 let since = lostSince ?? .now
                 if lostSince == nil {
                     lostSince = since
@@ -212,6 +224,8 @@ public struct Monitor<Store: StateStore>: Service {
                 return try await write(status: status, lease: lease, storedUp: storedUp)
             } catch is CancellationError {
                 throw CancellationError()
+            } catch where store.isPermanent(error) {
+                throw error
             } catch {
                 logger.warning("could not store the new state; retrying", metadata: ["service_monitor.error": "\(error)"])
                 try await Task.sleep(for: .milliseconds(500))
@@ -263,7 +277,9 @@ public struct Monitor<Store: StateStore>: Service {
 
     private func deregister(status: MonitorStatus) async {
         notify([.stopping, .status("stopping: deregistering")])
-        guard case .registered(let lease) = status.snapshot.registration else {
+        // Stopped between the write and its acknowledgement, the record may exist already.
+        let snapshot = status.snapshot
+        guard let lease = snapshot.grantedLease else {
             logger.info("stopping; nothing registered to remove")
             return
         }

@@ -21,6 +21,9 @@ final class MonitorStatus: Sendable {
         /// The result of the check that last flipped the state; what the record's detail says.
         var transitionResult: CheckResult?
         var registration: Registration = .pending
+        /// The lease granted for the registration under way: a record may already be on it
+        /// before `registration` says so, and shutdown must revoke it then too.
+        var grantedLease: Int64?
         /// Bumped on every transition, so the registrar can tell a record it wrote is stale.
         var generation = 0
     }
