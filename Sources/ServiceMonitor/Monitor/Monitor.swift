@@ -37,7 +37,6 @@ public struct Monitor<Store: StateStore>: Service {
 
     public func run() async throws {
         let status = MonitorStatus(host: configuration.host)
-        let (changes, changed) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         let (firstUp, reachedUp) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         // A store error retrying cannot cure (credentials, permissions, TLS) ends the group and
         // the process, with that error's exit status.
@@ -45,8 +44,8 @@ public struct Monitor<Store: StateStore>: Service {
         do {
             try await cancelWhenGracefulShutdown {
                 try await withThrowingDiscardingTaskGroup { group in
-                    group.addTask { await checkLoop(status: status, changed: changed) }
-                    group.addTask { try await registrar(status: status, changes: changes, storedUp: reachedUp) }
+                    group.addTask { await checkLoop(status: status) }
+                    group.addTask { try await registrar(status: status, storedUp: reachedUp) }
                     if configuration.releasesStartupLease {
                         group.addTask { await releaseStartupLease(after: firstUp) }
                     }
@@ -55,7 +54,6 @@ public struct Monitor<Store: StateStore>: Service {
         } catch {
             permanentError = error
         }
-        changed.finish()
         reachedUp.finish()
         await deregister(status: status)
         if let permanentError { throw permanentError }
@@ -63,9 +61,7 @@ public struct Monitor<Store: StateStore>: Service {
 
     // MARK: Checks
 
-    private func checkLoop(
-        status: MonitorStatus, changed: AsyncStream<Void>.Continuation
-    ) async {
+    private func checkLoop(status: MonitorStatus) async {
         var health: HealthState
         do {
             health = try HealthState(rise: configuration.rise, fall: configuration.fall)
@@ -94,7 +90,7 @@ public struct Monitor<Store: StateStore>: Service {
             // (as down, "starting: …"); after that only transitions are written.
             if transition != nil || firstCheck {
                 firstCheck = false
-                changed.yield()
+                status.signalChange()
             }
             if let transition {
                 log(transition, result)
@@ -138,19 +134,26 @@ public struct Monitor<Store: StateStore>: Service {
     /// `storedUp` is signalled once an "up" record is stored — not merely seen by a check — so the
     /// next instance, let in by the startup-lease release, already finds this one in `hosts`.
     /// Throws only an error the store calls permanent.
-    private func registrar(status: MonitorStatus, changes: AsyncStream<Void>, storedUp: AsyncStream<Void>.Continuation) async throws {
-        var retryDelay = Duration.milliseconds(250)
+    private func registrar(status: MonitorStatus, storedUp: AsyncStream<Void>.Continuation) async throws {
+        let initialRetryDelay = Duration.milliseconds(250)
+        var retryDelay = initialRetryDelay
         var lostSince: TimeOfDay?
-        for await _ in changes {
-            break
+        var registeredAt: ContinuousClock.Instant?
+        let firstResult = status.changes()
+        if status.snapshot.lastResult == nil {
+            for await _ in firstResult {
+                break
+            }
         }
         while !Task.isCancelled {
             do {
                 let lease = try await store.grantLease(ttl: configuration.ttl)
                 status.update { $0.grantedLease = lease }
+                // Subscribed before the write: a transition during it is written right after.
+                let changes = status.changes()
                 let generation = try await write(status: status, lease: lease, storedUp: storedUp)
                 status.update { $0.registration = .registered(lease: lease) }
-                retryDelay = .milliseconds(250)
+                registeredAt = .now
                 logRegistered(lease: lease, restoredAfter: lostSince)
                 lostSince = nil
                 notify([.status(status.statusLine())] + (configuration.readyWhen == .started ? [.ready] : []))
@@ -171,6 +174,12 @@ public struct Monitor<Store: StateStore>: Service {
                 guard !Task.isCancelled else { return }
                 status.update { $0.grantedLease = nil }
                 if store.isPermanent(error) { throw error }
+                // Only a registration that lasted resets the back-off: one lost at once again
+                // must not turn into a loop of grants and writes.
+                if let registeredAt, ContinuousClock.now - registeredAt >= configuration.ttl {
+                    retryDelay = initialRetryDelay
+                }
+                registeredAt = nil
                 let since = lostSince ?? .now
                 if lostSince == nil {
                     lostSince = since

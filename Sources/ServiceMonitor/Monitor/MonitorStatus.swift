@@ -29,6 +29,10 @@ final class MonitorStatus: Sendable {
     }
 
     private let state = Mutex(Snapshot())
+    /// Where transitions are signalled: the stream of the registration under way. Each
+    /// registration takes a new one, because an `AsyncStream` whose consumer is cancelled (as a
+    /// lost lease cancels the registration's tasks) is finished for good.
+    private let changeSubscriber = Mutex<AsyncStream<Void>.Continuation?>(nil)
     let host: String
 
     init(host: String) {
@@ -39,6 +43,21 @@ final class MonitorStatus: Sendable {
 
     func update<T>(_ body: (inout Snapshot) -> T) -> T {
         state.withLock { body(&$0) }
+    }
+
+    /// A stream that yields after each ``signalChange()`` from now on (the latest one buffered);
+    /// the previous stream ends.
+    func changes() -> AsyncStream<Void> {
+        let (stream, continuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        changeSubscriber.withLock { current in
+            current?.finish()
+            current = continuation
+        }
+        return stream
+    }
+
+    func signalChange() {
+        _ = changeSubscriber.withLock { $0?.yield() }
     }
 
     /// `up · HTTP 200 in 3 ms · registered 10.0.0.5 · since 12:00:01`
