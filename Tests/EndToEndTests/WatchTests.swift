@@ -149,7 +149,10 @@ struct WatchTests {
                 let record = try await client.waitForRecord(key, "down after the outage") { $0?.state == "down" }
                 #expect(record?.detail?.hasPrefix("HTTP 503") == true)
             }
-            #expect(monitor.log.contains("MESSAGE_ID=80b12c3d4e5f4a6b8c9d0e1f2a3b4c5d"), "no etcd-restored entry:\n\(monitor.log)")
+            // Logged just after the write the watch above saw.
+            try await eventuallyAsync("the etcd-restored entry", timeout: .seconds(5)) {
+                monitor.log.contains("MESSAGE_ID=80b12c3d4e5f4a6b8c9d0e1f2a3b4c5d")
+            }
             #expect(try monitor.terminate() == 0)
         }
     }
