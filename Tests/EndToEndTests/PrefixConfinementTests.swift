@@ -100,6 +100,11 @@ struct PrefixConfinementTests {
                 environment: ["JOURNAL_STREAM": nil], timeout: .seconds(20)
             )
         }
+        /// release-lease exits 0 either way: the line says whether it found the slot.
+        func release(_ label: String, _ id: String, _ extra: [String] = []) throws {
+            let result = try serviceMonitor(["release-lease", "--label", label, "--service-id=\(id)"] + extra)
+            #expect(result.status == 0 && result.standardOutput == "released startup lease of \(id) for \(label.lowercased())\n", "\(result)")
+        }
         let dots = "/service-monitor/\(dotsLabel)/"
 
         // watch: up, down, up again, then deregistered; the service-info comes back as given.
@@ -119,13 +124,13 @@ struct PrefixConfinementTests {
         try await acquireNow(dotsLabel, mixedID)
         let waiter = try acquire(dotsLabel, longID)
         _ = try await client.waitForRecord(dots + "startup/queue/" + longID, "queued") { $0 != nil }
-        #expect(try serviceMonitor(["release-lease", "--label", dotsLabel, "--service-id=\(dotsID)"]).status == 0)
+        try release(dotsLabel, dotsID)
         #expect(try await waiter.waitForExit(timeout: .seconds(15), "the waiter to be promoted") == 0, "\(waiter.log)")
         // A watch's first up releases its id's slot.
         let releasing = try watch(dotsLabel, mixedID)
         _ = try await client.waitForRecord(dots + "startup/holders/" + mixedID, "released by the watch") { $0 == nil }
         #expect(try releasing.terminate() == 0)
-        #expect(try serviceMonitor(["release-lease", "--label", dotsLabel, "--service-id=\(longID)"]).status == 0)
+        try release(dotsLabel, longID)
 
         // A trailing slash is dropped: /hostile/root/ and /hostile/root are one prefix.
         let long = "/hostile/root/\(longLabel.lowercased())/"
@@ -135,11 +140,11 @@ struct PrefixConfinementTests {
         #expect(hosts.standardOutput == "127.0.0.61\n", "\(hosts)")
         #expect(try prefixed.terminate() == 0)
         try await acquireNow(longLabel, dashID, ["--prefix", "/hostile/root/"])
-        #expect(try serviceMonitor(["release-lease", "--prefix", "/hostile/root//", "--label", longLabel, "--service-id=\(dashID)"]).status == 0)
+        try release(longLabel, dashID, ["--prefix", "/hostile/root//"])
 
         // A prefix without a leading slash is used as written, not made absolute.
         try await acquireNow(dotsLabel, mixedID, ["--prefix", "relative/root"])
-        #expect(try serviceMonitor(["release-lease", "--prefix", "relative/root", "--label", dotsLabel, "--service-id=\(mixedID)"]).status == 0)
+        try release(dotsLabel, mixedID, ["--prefix", "relative/root"])
     }
 }
 
