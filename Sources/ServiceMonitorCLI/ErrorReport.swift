@@ -74,8 +74,18 @@ extension ServiceMonitorCommand {
             }
             var message = Substring(message(for: error).split(separator: "\n").first ?? "invalid arguments")
             if message.hasPrefix("Error: ") { message = message.dropFirst("Error: ".count) }
-            Output.error("\(message) (see --help)")
+            Output.error("\(message)\(optionLikeValueHint(message, arguments: arguments)) (see --help)")
             Glibc.exit(ExitStatus.usage.rawValue)
         }
+    }
+
+    /// ArgumentParser reads a value that starts with `-` as the next option (`--min -1`,
+    /// `--label -x`) and then reports only a missing value; name the value and how to pass it.
+    static func optionLikeValueHint(_ message: Substring, arguments: [String]) -> String {
+        let lead = "Missing value for '"
+        guard message.hasPrefix(lead), let option = message.dropFirst(lead.count).split(whereSeparator: { $0 == " " || $0 == "'" }).first,
+              let index = arguments.lastIndex(of: String(option)), index + 1 < arguments.count,
+              case let value = arguments[index + 1], value.hasPrefix("-") else { return "" }
+        return ": \(value.debugDescription) is read as an option; if it is the value, write \(option)=\(value)"
     }
 }

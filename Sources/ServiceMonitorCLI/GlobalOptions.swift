@@ -78,6 +78,9 @@ struct Settings: Sendable {
         let tls = caFile == nil && certificateFile == nil ? nil
             : EtcdClient.TLS(caFile: caFile, certificateFile: certificateFile, keyFile: keyFile)
 
+        // Validated even where the command publishes no address: an explicit bad value is a typo.
+        if let hostIP = options.hostIP { _ = try HostAddress.resolve(flag: hostIP, environment: [:]) }
+
         let credentials = try value(options.user, "ETCDCTL_USER").map {
             try Self.credentials($0, passwordFile: environment["SERVICE_MONITOR_PASSWORD_FILE"])
         }
@@ -104,20 +107,31 @@ struct Settings: Sendable {
             let rest = scheme.map { endpoint.dropFirst($0.count) } ?? ""
             let hostPort = rest.hasSuffix("/") ? rest.dropLast() : rest
             let port = hostPort.split(separator: ":").last.flatMap { Int($0) }
+            let host = hostPort.lastIndex(of: ":").map { hostPort[..<$0] } ?? ""
             guard scheme != nil, !hostPort.contains("/"), hostPort.contains(":"), let port, (1...65535).contains(port),
-                  !hostPort.hasPrefix(":") else {
+                  isEndpointHost(host) else {
                 throw BadInput(option: "--endpoints", message: "\(endpoint.debugDescription): not an etcd client URL such as http://127.0.0.1:2379")
             }
         }
         return endpoints
     }
 
+    /// A DNS name or IPv4 address, or an IPv6 address in brackets: no spaces, no unicode.
+    private static func isEndpointHost(_ host: Substring) -> Bool {
+        if host.hasPrefix("["), host.hasSuffix("]"), host.count > 2 {
+            return host.dropFirst().dropLast().allSatisfy { $0.isHexDigit || $0 == ":" || $0 == "." }
+        }
+        return !host.isEmpty && host.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "." || $0 == "_") }
+    }
+
     static func credentials(_ user: String, passwordFile: String?) throws -> EtcdClient.Credentials {
         if let colon = user.firstIndex(of: ":") {
             let name = String(user[..<colon])
-            guard !name.isEmpty else { throw BadInput(option: "--user", message: "needs a name before the colon") }
+            // The password is never echoed.
+            guard !name.isEmpty else { throw BadInput(option: "--user", message: "\"\": the user name before the colon is empty") }
             return EtcdClient.Credentials(user: name, password: String(user[user.index(after: colon)...]))
         }
+        guard !user.isEmpty else { throw BadInput(option: "--user", message: "\"\": the user name is empty (use name or name:password)") }
         guard let passwordFile else {
             throw BadInput(option: "--user", message: "\(user.debugDescription) has no password: use name:password or SERVICE_MONITOR_PASSWORD_FILE")
         }
@@ -137,6 +151,11 @@ struct ConfigurationError: Error, CustomStringConvertible {
         guard access(path, R_OK) == 0 else {
             let reason = String(decoding: strerror(errno).map { UnsafeRawBufferPointer(start: $0, count: strlen($0)) }.map(Array.init) ?? [], as: UTF8.self)
             throw ConfigurationError(message: "\(option) \(path.debugDescription): cannot read: \(reason)")
+        }
+        // access() says yes to a directory, which is no file to read.
+        if let directory = opendir(path) {
+            closedir(directory)
+            throw ConfigurationError(message: "\(option) \(path.debugDescription): cannot read: is a directory, not a file")
         }
     }
 

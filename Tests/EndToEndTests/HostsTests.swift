@@ -61,13 +61,6 @@ struct HostsTests {
                 _ = try await client.waitForRecord("/service-monitor/\(label.lowercased())/instances/es-a", "down") { $0?.state == "down" }
                 #expect(try hosts(cluster, ["--label", label]).standardOutput == "127.0.0.33,127.0.0.32\n")
 
-                // Unknown template keys: exit 64, one line naming the key.
-                result = try hosts(cluster, ["--label", label, "--template", "{host}:{http_port}"])
-                #expect(result.status == 64)
-                #expect(result.standardOutput.isEmpty)
-                #expect(result.standardError.split(separator: "\n").count == 1, "\(result)")
-                #expect(result.standardError.contains("unknown key {http_port}"), "\(result)")
-
                 // Nobody up: nothing at all, exit 0.
                 result = try hosts(cluster, ["--label", uniqueLabel("empty")])
                 #expect(result.status == 0)

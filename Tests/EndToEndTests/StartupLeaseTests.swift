@@ -265,30 +265,4 @@ struct StartupLeaseTests {
             }
         }
     }
-
-    @Test func badInputExits64WritingNothing() async throws {
-        try await EtcdCluster.with(members: 1) { cluster in
-            try await withEtcdClient(.init(endpoints: cluster.clientURLs)) { client in
-                let lease = StartupLeaseFixture(cluster, client)
-                let revision = try await client.currentRevision()
-                let cases: [([String], String)] = [
-                    (["acquire-lease", "--label", "a/b", "--service-id", "x"], "--label \"a/b\""),
-                    (["acquire-lease", "--label", "ok", "--service-id", ".."], "--service-id \"..\""),
-                    (["acquire-lease", "--label", "ok", "--service-id", "x", "--slots", "0"], "--slots 0"),
-                    (["acquire-lease", "--label", "ok", "--service-id", "x", "--slots", "1001"], "--slots 1001"),
-                    (["acquire-lease", "--label", "ok", "--service-id", "x", "--lease-timeout", "0s"], "--lease-timeout \"0s\""),
-                    (["acquire-lease", "--label", "ok", "--service-id", "x", "--acquire-timeout", "soon"], "--acquire-timeout \"soon\""),
-                    (["release-lease", "--label", "ok", "--service-id", "x y"], "--service-id \"x y\""),
-                ]
-                for (arguments, named) in cases {
-                    let result = try lease.serviceMonitor(arguments)
-                    #expect(result.status == 64, "\(arguments): \(result)")
-                    #expect(result.standardOutput.isEmpty)
-                    let lines = result.standardError.split(separator: "\n")
-                    #expect(lines.count == 1 && lines[0].contains(named), "\(arguments): \(result)")
-                }
-                #expect(try await client.currentRevision() == revision)
-            }
-        }
-    }
 }

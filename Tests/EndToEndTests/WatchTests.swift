@@ -80,28 +80,11 @@ struct WatchTests {
         }
     }
 
-    @Test func storesServiceInfoAndRejectsBadInputWithoutWriting() async throws {
+    @Test func storesServiceInfoAsGiven() async throws {
         try await EtcdCluster.with(members: 1) { cluster in
             try await withEtcdClient(.init(endpoints: cluster.clientURLs)) { client in
                 let label = uniqueLabel("info")
                 let base = ["watch", "--endpoints", cluster.clientURLs[0], "--label", label, "--service-id", "es-1", "--host-ip", "127.0.0.13"]
-                let revision = try await client.currentRevision()
-                let monitor = try BuildProducts.executable(named: "service-monitor")
-                let invalid: [([String], String)] = [
-                    (["--monitor-url", "http://127.0.0.1:9/", "--service-info", "{not json"], "--service-info \"{not json\": not valid JSON"),
-                    (["--monitor-url", "http://127.0.0.1:9/", "--service-info", "[1,2]"], "--service-info \"[1,2]\": must be a JSON object"),
-                    (["--monitor-url", "ftp://127.0.0.1/"], "ftp"),
-                    (["--monitor-url", "http://127.0.0.1:9/", "--interval", "1s", "--timeout", "2s"], "--timeout \"2s\" must be shorter than --interval \"1s\""),
-                ]
-                for (arguments, expected) in invalid {
-                    let result = try Command.run(monitor, base + arguments, environment: ["JOURNAL_STREAM": nil])
-                    #expect(result.status == 64, "\(arguments): \(result)")
-                    let lines = result.standardError.split(separator: "\n")
-                    #expect(lines.count == 1, "\(arguments): \(result)")
-                    #expect(result.standardError.contains(expected), "\(arguments): \(result)")
-                }
-                #expect(try await client.currentRevision() == revision, "bad input wrote to etcd")
-
                 let service = try StandIn()
                 let process = try MonitorProcess(base + [
                     "--monitor-url", service.url, "--interval", "500ms", "--timeout", "200ms",

@@ -12,7 +12,7 @@ struct NameTests {
     }
 
     @Test(arguments: [
-        ("", "--service-id must not be empty"),
+        ("", "--service-id \"\": must not be empty"),
         (".", "--service-id \".\": . and .. are not allowed"),
         ("..", "--service-id \"..\": . and .. are not allowed"),
         ("a/b", "--service-id \"a/b\": only A-Z a-z 0-9 . _ - are allowed"),

@@ -6,7 +6,7 @@ enum NameRules {
 
     static func validate(_ value: String, option: String) throws(BadInput) {
         guard !value.isEmpty else {
-            throw BadInput(option: option, message: "must not be empty")
+            throw BadInput(option: option, message: "\"\": must not be empty")
         }
         guard value.unicodeScalars.count <= maximumLength else {
             throw BadInput(option: option, message: "\(value.prefix(32).description.quotedForError)…: longer than \(maximumLength) characters")
