@@ -1,0 +1,202 @@
+import Etcd
+import Foundation
+import Synchronization
+import Testing
+import TestSupport
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Faults on a real three-member etcd cluster, with real `service-monitor` processes given all
+/// three endpoints: the leader killed, every member down for 30 s, processes killed with
+/// SIGKILL, a monitor frozen under systemd's watchdog.
+///
+/// Covered elsewhere on a single member and not repeated here: the outage's effect on the
+/// record's state (WatchTests.keepsCheckingWhileEtcdIsDownAndRegistersAgainWhenItReturns), a
+/// frozen monitor failing by the watchdog without `Restart=` (WatchUnitTests), a holder that
+/// never releases and a killed waiter (StartupLeaseTests).
+@Suite("faults on a three-member cluster", .timeLimit(.minutes(2)))
+struct FaultTests {
+    @Test func killingTheLeaderLosesNoRegistrationNoHostsChangeAndNoPlaceInTheQueue() async throws {
+        try await EtcdCluster.with(members: 3) { cluster in
+            try await withEtcdClient(.init(endpoints: cluster.clientURLs)) { client in
+                let leader = try await cluster.leader()
+                let follower = (leader + 1) % cluster.members.count
+                let label = uniqueLabel("leader")
+                let instances = "/service-monitor/\(label)/instances/"
+
+                // Five watchers: three use the leader first (their connections drop with it), two a
+                // follower (which loses its leader). Started one by one: registration order is known.
+                let services = try (0..<5).map { _ in try StandIn() }
+                var watchers: [MonitorProcess] = []
+                for index in 0..<5 {
+                    watchers.append(try MonitorProcess([
+                        "watch", "--endpoints", cluster.endpoints(startingAt: index < 3 ? leader : follower),
+                        "--label", label, "--service-id", "i-\(index)", "--monitor-url", services[index].url,
+                        "--interval", "1s", "--timeout", "500ms", "--ttl", "5s", "--host-ip", "127.0.0.8\(index)",
+                        "--log-target", "console",
+                    ]))
+                    _ = try await client.waitForRecord(instances + "i-\(index)", "up") { $0?.state == "up" }
+                }
+                let leases = try await Dictionary(uniqueKeysWithValues: client.range(.prefix(instances)).kvs.map { ($0.keyString, $0.lease) })
+                let allHosts = (0..<5).map { "127.0.0.8\($0)" }
+
+                let follow = try HostsFollower(endpoints: cluster.endpoints(startingAt: leader), label: label)
+                var expected = [allHosts.joined(separator: ",")]
+                try await follow.expectLines(expected)
+
+                // A holder and five waiters, all on the leader first.
+                let lease = StartupLeaseFixture(cluster, client, label: label, endpoints: cluster.endpoints(startingAt: leader))
+                try await lease.acquireNow("h")
+                var waiters: [MonitorProcess] = []
+                for index in 0..<5 {
+                    waiters.append(try await lease.startQueued("w-\(index)"))
+                }
+                let queued = try await client.range(.prefix(lease.queuePrefix)).kvs.sorted { $0.createRevision < $1.createRevision }
+                #expect(queued.map(\.keyString) == (0..<5).map { lease.queueKey("w-\($0)") })
+
+                try await withChanges(under: instances, client) { changes in
+                    try await lease.withHolderHistory { holders in
+                        await cluster.kill(member: leader)
+                        let killed = ContinuousClock.now
+
+                        // Changes made at once, while every process is failing over.
+                        try services[1].set(status: 503)
+                        expected.append(allHosts.filter { $0 != "127.0.0.81" }.joined(separator: ","))
+                        #expect(try lease.release("h").status == 0)
+                        try await follow.expectLines(expected)
+                        #expect(try await waiters[0].waitForExit(timeout: .seconds(15), "w-0 to acquire after the kill") == 0, "\(waiters[0].log)")
+                        try services[1].set(status: 200)
+                        expected.append(allHosts.joined(separator: ","))
+                        try await follow.expectLines(expected)
+                        #expect(try await cluster.leader() != leader)
+
+                        // Past every TTL involved since the kill (watchers 5 s, queue entries 10 s):
+                        // only keep-alives that moved to another member can have kept them.
+                        try await Task.sleep(until: killed + .seconds(12), clock: .continuous)
+                        let events = changes.all
+                        // The test's own watch lived through the kill: it saw i-1 go down and up.
+                        #expect(events.filter { $0.key == instances + "i-1" }.count == 2, "\(events)")
+                        #expect(!events.contains { !$0.isPut }, "a registration disappeared: \(events)")
+                        #expect(events.allSatisfy { leases[$0.key] == $0.lease }, "a watcher registered anew: \(events)")
+                        for (key, id) in leases {
+                            #expect(try await client.range(.key(key)).kvs.first?.lease == id, "\(key)")
+                            #expect(try await client.leaseTimeToLive(id).ttl > 0, "\(key)")
+                        }
+                        for watcher in watchers {
+                            #expect(watcher.isRunning)
+                            #expect(!watcher.log.contains("MESSAGE_ID=7fa01b2c3d4e4f5a9b8c7d6e5f4a3b2c"), "lost etcd: \(watcher.log)")
+                        }
+                        let stillQueued = try await client.range(.prefix(lease.queuePrefix)).kvs.sorted { $0.createRevision < $1.createRevision }
+                        #expect(stillQueued.map(\.keyString) == queued.dropFirst().map(\.keyString))
+                        #expect(stillQueued.map(\.lease) == queued.dropFirst().map(\.lease), "a waiter queued anew")
+
+                        // FIFO: each waiter in turn, only after the one before it released.
+                        for index in 1..<5 {
+                            #expect(try await lease.holders() == ["w-\(index - 1)"])
+                            #expect(waiters[index...].allSatisfy { $0.isRunning }, "a waiter finished before its turn")
+                            #expect(try lease.release("w-\(index - 1)").status == 0)
+                            #expect(try await waiters[index].waitForExit(timeout: .seconds(10), "w-\(index) to acquire") == 0, "\(waiters[index].log)")
+                        }
+                        #expect(try lease.release("w-4").status == 0)
+                        try await holders.waitFor(count: 11)
+                        #expect(holders.all.map(\.description) == ["-h"] + (0..<5).flatMap { ["+w-\($0)", "-w-\($0)"] })
+                    }
+                }
+
+                // A watcher stopped after the fail-over: the follower, now on another member, sees it.
+                #expect(try watchers[4].terminate() == 0)
+                expected.append(allHosts.dropLast().joined(separator: ","))
+                try await follow.expectLines(expected)
+                #expect(try follow.stop() == 0)
+                #expect(follow.lines == expected)
+                for watcher in watchers.dropLast() { #expect(try watcher.terminate() == 0) }
+            }
+        }
+    }
+}
+
+extension EtcdCluster {
+    /// Every member's client URL for `--endpoints`, member `first` first (where a process starts).
+    func endpoints(startingAt first: Int) -> String {
+        let urls = clientURLs
+        return (urls[first...] + urls[..<first]).joined(separator: ",")
+    }
+}
+
+/// A `hosts --watch` process; its standard output kept in a file, one line per change.
+final class HostsFollower: @unchecked Sendable {
+    let process: Process
+    let output: String
+
+    init(endpoints: String, label: String) throws {
+        output = try EtcdTestPaths.makeTemporaryDirectory(prefix: "hosts-watch") + "/out"
+        _ = FileManager.default.createFile(atPath: output, contents: nil)
+        process = try Command.start(
+            try BuildProducts.executable(named: "service-monitor"),
+            ["hosts", "--endpoints", endpoints, "--label", label, "--watch"],
+            environment: ["JOURNAL_STREAM": nil],
+            standardOutput: FileHandle(forWritingAtPath: output)
+        )
+    }
+
+    /// Complete lines printed so far.
+    var lines: [String] {
+        ((try? String(contentsOfFile: output, encoding: .utf8)) ?? "").split(separator: "\n", omittingEmptySubsequences: false)
+            .dropLast().map(String.init)
+    }
+
+    /// Waits for as many lines as `expected` has, then expects exactly those.
+    func expectLines(_ expected: [String], sourceLocation: SourceLocation = #_sourceLocation) async throws {
+        try await eventuallyAsync("hosts --watch to print \(expected.last ?? "") (printed \(lines))") { lines.count >= expected.count }
+        #expect(lines == expected, sourceLocation: sourceLocation)
+    }
+
+    /// SIGINT and wait; returns the exit status.
+    func stop() throws -> Int32 {
+        process.interrupt()
+        _ = try eventually(timeout: .seconds(10), "hosts --watch to exit on SIGINT") { process.isRunning ? nil : true }
+        return process.terminationStatus
+    }
+
+    deinit {
+        if process.isRunning {
+            process.terminate()
+            process.waitUntilExit()
+        }
+    }
+}
+
+/// Every put and delete under a prefix, as an etcd watch in the test delivered them.
+final class KeyChanges: Sendable {
+    struct Change: Sendable, CustomStringConvertible {
+        var isPut: Bool
+        var key: String
+        var lease: Int64
+        var description: String { (isPut ? "put " : "delete ") + key + (isPut ? " (lease \(lease))" : "") }
+    }
+
+    private let changes = Mutex<[Change]>([])
+
+    func record(_ events: [WatchEvent]) {
+        changes.withLock { $0 += events.map { Change(isPut: $0.kind == .put, key: $0.kv.keyString, lease: $0.kv.lease) } }
+    }
+
+    var all: [Change] { changes.withLock { $0 } }
+}
+
+/// Runs `body` while recording every change under `prefix` from now on.
+func withChanges<T: Sendable>(under prefix: String, _ client: EtcdClient, _ body: (KeyChanges) async throws -> T) async throws -> T {
+    let changes = KeyChanges()
+    let start = try await client.currentRevision()
+    return try await withThrowingTaskGroup(of: Void.self, returning: T.self) { group in
+        group.addTask {
+            try await client.watch(.prefix(prefix), options: WatchOptions(startRevision: start + 1)) { batches in
+                for try await batch in batches { changes.record(batch.events) }
+            }
+        }
+        defer { group.cancelAll() }
+        return try await body(changes)
+    }
+}
