@@ -115,6 +115,193 @@ struct FaultTests {
             }
         }
     }
+
+    @Test func everyMemberDownFor30SecondsDegradesWatchFailsHostsAndWatchRegistersWithinAnIntervalOfTheReturn() async throws {
+        try await EtcdCluster.with(members: 3) { cluster in
+            let service = try StandIn()
+            let label = uniqueLabel("outage")
+            let key = "/service-monitor/\(label)/instances/o-1"
+            let unit = "sm-outage-\(label).service"
+            defer { UserManager.remove(unit: unit) }
+            let interval = Duration.seconds(2)
+            // Under systemd with a watchdog: STATUS= is read back from the manager, the log from
+            // the journal, and the watchdog must not fire while only etcd is gone.
+            let started = try UserManager.run(
+                unit: unit,
+                properties: ["Type=notify", "WatchdogSec=4", "NotifyAccess=main", "TimeoutAbortSec=3s"],
+                command: [
+                    try BuildProducts.executable(named: "service-monitor"), "watch", "--endpoints", cluster.clientURLs.joined(separator: ","),
+                    "--label", label, "--service-id", "o-1", "--monitor-url", service.url,
+                    "--interval", "2s", "--timeout", "500ms", "--ttl", "5s", "--host-ip", "127.0.0.91",
+                ]
+            )
+            #expect(started.status == 0, "\(started)")
+            let mainPID = try #require(try UserManager.properties(of: unit, ["MainPID"])["MainPID"])
+            let registered = try await withEtcdClient(.init(endpoints: cluster.clientURLs)) { client in
+                try #require(try await client.waitForRecord(key, "up") { $0?.state == "up" })
+            }
+
+            for index in cluster.members.indices { await cluster.kill(member: index) }
+            let stopped = ContinuousClock.now
+
+            // watch: degraded in STATUS= and the journal, still running, checks going on.
+            let degraded = try eventually(timeout: .seconds(15), "StatusText to report etcd unreachable") {
+                let text = try UserManager.properties(of: unit, ["StatusText"])["StatusText"] ?? ""
+                return text.contains("etcd unreachable since ") ? text : nil
+            }
+            #expect(degraded.hasPrefix("up · HTTP 200 in "), "\(degraded)")
+            let lost = try Journal.waitForEntries(matching: ["SERVICE_MONITOR_LABEL=\(label)", "MESSAGE_ID=7fa01b2c3d4e4f5a9b8c7d6e5f4a3b2c"])
+            #expect(lost.count == 1)
+            #expect(lost.first?["PRIORITY"] == "4")
+
+            // hosts: exit 69 with one line, once its --command-timeout has passed.
+            let asked = ContinuousClock.now
+            let hosts = try Command.run(
+                try BuildProducts.executable(named: "service-monitor"),
+                ["hosts", "--endpoints", cluster.clientURLs.joined(separator: ","), "--label", label, "--command-timeout", "2s"],
+                environment: ["JOURNAL_STREAM": nil]
+            )
+            let answeredAfter = ContinuousClock.now - asked
+            #expect(hosts.status == 69, "\(hosts)")
+            #expect(hosts.standardOutput.isEmpty)
+            let lines = hosts.standardError.split(separator: "\n")
+            #expect(lines.count == 1, "\(hosts)")
+            #expect(lines.first?.hasPrefix("service-monitor: etcd: unavailable: ") == true, "\(hosts)")
+            #expect(answeredAfter < .seconds(5), "hosts took \(answeredAfter)")
+            print("hosts during the outage (after \(answeredAfter)): \(hosts.standardError)", terminator: "")
+
+            let checks = service.served.count
+            try await Task.sleep(until: stopped + .seconds(30), clock: .continuous)
+            #expect(service.served.count >= checks + 5, "checks stopped during the outage")
+
+            try await cluster.restart(members: Array(cluster.members.indices))
+            let returned = ContinuousClock.now
+            try await withEtcdClient(.init(endpoints: cluster.clientURLs)) { client in
+                let again = try #require(try await client.waitForRecord(key, "registered anew") { record in
+                    record.map { $0.lease != registered.lease && $0.state == "up" } ?? false
+                })
+                let took = ContinuousClock.now - returned
+                print("re-registered \(took) after every member answered again")
+                #expect(took <= interval, "re-registered \(took) after etcd returned; --interval is \(interval)")
+                #expect(try await client.leaseTimeToLive(again.lease).ttl > 0)
+            }
+            _ = try Journal.waitForEntries(matching: ["SERVICE_MONITOR_LABEL=\(label)", "MESSAGE_ID=80b12c3d4e5f4a6b8c9d0e1f2a3b4c5d"])
+            _ = try eventually("StatusText to say registered again") {
+                let text = try UserManager.properties(of: unit, ["StatusText"])["StatusText"] ?? ""
+                return text.contains("registered 127.0.0.91") ? text : nil
+            }
+            // The same process all along: neither the outage nor the watchdog ended it.
+            let after = try UserManager.properties(of: unit, ["ActiveState", "MainPID", "NRestarts"])
+            #expect(after["ActiveState"] == "active")
+            #expect(after["MainPID"] == mainPID)
+            #expect(after["NRestarts"] == "0")
+        }
+    }
+
+    @Test func killedProcessesStopBlockingWithinTheirTimeouts() async throws {
+        try await EtcdCluster.with(members: 3) { cluster in
+            try await withEtcdClient(.init(endpoints: cluster.clientURLs)) { client in
+                let endpoints = cluster.clientURLs.joined(separator: ",")
+                let lease = StartupLeaseFixture(cluster, client, endpoints: endpoints)
+                let instances = "/service-monitor/\(lease.label)/instances/"
+                // A watcher of a healthy service, on a 3 s TTL.
+                let healthy = try StandIn()
+                let watcher = try MonitorProcess([
+                    "watch", "--endpoints", endpoints, "--label", lease.label, "--service-id", "k-1", "--monitor-url", healthy.url,
+                    "--interval", "1s", "--timeout", "500ms", "--ttl", "3s", "--host-ip", "127.0.0.92",
+                ])
+                _ = try await client.waitForRecord(instances + "k-1", "up") { $0?.state == "up" }
+
+                // The holder of the startup lease, whose service never gets healthy, so its watch
+                // never releases; then a waiter killed while queued, and two waiters that must get past both.
+                let sick = try StandIn()
+                try sick.set(status: 503)
+                let leaseTimeout = Duration.seconds(6)
+                let holderAcquired = ContinuousClock.now
+                try await lease.acquireNow("holder", ["--lease-timeout", "6s"])
+                let holderWatch = try MonitorProcess([
+                    "watch", "--endpoints", endpoints, "--label", lease.label, "--service-id", "holder", "--monitor-url", sick.url,
+                    "--interval", "1s", "--timeout", "500ms", "--ttl", "3s", "--host-ip", "127.0.0.93",
+                ])
+                _ = try await client.waitForRecord(instances + "holder", "down") { $0?.state == "down" }
+                let next = try await lease.startQueued("next")
+                let doomed = try await lease.startQueued("doomed")
+                let behind = try await lease.startQueued("behind")
+
+                watcher.kill9()
+                holderWatch.kill9()
+                doomed.kill9()
+                let killed = ContinuousClock.now
+
+                // The watcher's record is gone within its TTL (etcd checks expiry every 500 ms).
+                _ = try await client.waitForRecord(instances + "k-1", timeout: .seconds(10), "gone") { $0 == nil }
+                let recordGone = ContinuousClock.now - killed
+                #expect(recordGone <= .seconds(3) + .milliseconds(1500), "the record lingered \(recordGone) after kill -9")
+
+                // The next waiter gets in when the holder's --lease-timeout runs out, not before.
+                #expect(try await next.waitForExit(timeout: .seconds(15), "next to acquire at the holder's lease timeout") == 0, "\(next.log)")
+                let holderBlocked = ContinuousClock.now - holderAcquired
+                #expect(holderBlocked >= leaseTimeout - .milliseconds(200) && holderBlocked < leaseTimeout + .seconds(3), "blocked \(holderBlocked)")
+
+                // The killed waiter's entry expires within its 10 s queue TTL; the one behind moves up.
+                #expect(try lease.release("next").status == 0)
+                #expect(try await behind.waitForExit(timeout: .seconds(15), "behind to get past the killed waiter") == 0, "\(behind.log)")
+                let queueMoved = ContinuousClock.now - killed
+                #expect(queueMoved < .seconds(13), "the queue moved \(queueMoved) after the kill")
+                #expect(try await lease.holders() == ["behind"])
+                #expect(try await lease.queue().isEmpty)
+                print("kill -9: record gone after \(recordGone); holder blocked \(holderBlocked) (lease timeout \(leaseTimeout)); queue moved \(queueMoved) after the waiter's kill")
+            }
+        }
+    }
+
+    @Test func aFrozenMonitorIsRestartedBySystemdAndRegistersAnewBeforeItsRecordExpires() async throws {
+        try await EtcdCluster.with(members: 3) { cluster in
+            try await withEtcdClient(.init(endpoints: cluster.clientURLs)) { client in
+                let service = try StandIn()
+                let label = uniqueLabel("frozen")
+                let key = "/service-monitor/\(label)/instances/f-1"
+                let unit = "sm-frozen-\(label).service"
+                defer { UserManager.remove(unit: unit) }
+                // Watchdog (2 s) + abort (2 s) + restart (1 s) + start-up fit well inside the TTL (12 s).
+                let started = try UserManager.run(
+                    unit: unit,
+                    properties: ["Type=notify", "NotifyAccess=main", "WatchdogSec=2", "TimeoutAbortSec=2s", "Restart=on-watchdog", "RestartSec=1"],
+                    command: [
+                        try BuildProducts.executable(named: "service-monitor"), "watch", "--endpoints", cluster.clientURLs.joined(separator: ","),
+                        "--label", label, "--service-id", "f-1", "--monitor-url", service.url,
+                        "--interval", "500ms", "--timeout", "300ms", "--ttl", "12s", "--host-ip", "127.0.0.94",
+                    ]
+                )
+                #expect(started.status == 0, "\(started)")
+                let first = try #require(try await client.waitForRecord(key, "up") { $0?.state == "up" })
+                let frozenPID = try #require(try UserManager.properties(of: unit, ["MainPID"])["MainPID"].flatMap { pid_t($0) })
+
+                try await withChanges(under: key, client) { changes in
+                    #expect(kill(frozenPID, SIGSTOP) == 0)
+                    let frozen = ContinuousClock.now
+                    let restarted = try eventually(timeout: .seconds(30), "systemd to restart the frozen monitor") {
+                        let properties = try UserManager.properties(of: unit, ["ActiveState", "MainPID", "NRestarts"])
+                        let pid = properties["MainPID"].flatMap { pid_t($0) } ?? 0
+                        return properties["ActiveState"] == "active" && pid != 0 && pid != frozenPID ? properties : nil
+                    }
+                    // Restart=on-watchdog: a restart at all means the watchdog ended it.
+                    #expect(restarted["NRestarts"] == "1")
+                    #expect(kill(frozenPID, 0) == -1 && errno == ESRCH, "the frozen process is still there")
+                    let second = try #require(try await client.waitForRecord(key, "registered by the new process") { record in
+                        record.map { $0.lease != first.lease && $0.state == "up" } ?? false
+                    })
+                    print("frozen monitor replaced and registered anew \(ContinuousClock.now - frozen) after SIGSTOP")
+                    // The old lease runs out with nothing left on it: the record never vanished.
+                    try await eventuallyAsync("the frozen process's lease to expire", timeout: .seconds(20)) {
+                        try await client.leaseTimeToLive(first.lease).ttl == -1
+                    }
+                    #expect(try await client.range(.key(key)).kvs.first?.lease == second.lease)
+                    #expect(!changes.all.contains { !$0.isPut }, "the record vanished: \(changes.all)")
+                }
+            }
+        }
+    }
 }
 
 extension EtcdCluster {
