@@ -123,7 +123,7 @@ struct FaultTests {
             let key = "/service-monitor/\(label)/instances/o-1"
             let unit = "sm-outage-\(label).service"
             defer { UserManager.remove(unit: unit) }
-            let interval = Duration.seconds(2)
+            let interval = Duration.seconds(3)
             // Under systemd with a watchdog: STATUS= is read back from the manager, the log from
             // the journal, and the watchdog must not fire while only etcd is gone.
             let started = try UserManager.run(
@@ -132,7 +132,7 @@ struct FaultTests {
                 command: [
                     try BuildProducts.executable(named: "service-monitor"), "watch", "--endpoints", cluster.clientURLs.joined(separator: ","),
                     "--label", label, "--service-id", "o-1", "--monitor-url", service.url,
-                    "--interval", "2s", "--timeout", "500ms", "--ttl", "5s", "--host-ip", "127.0.0.91",
+                    "--interval", "\(interval.components.seconds)s", "--timeout", "500ms", "--ttl", "5s", "--host-ip", "127.0.0.91",
                 ]
             )
             #expect(started.status == 0, "\(started)")
