@@ -183,13 +183,23 @@ struct FaultTests {
                 let took = ContinuousClock.now - returned
                 print("re-registered \(took) after every member answered again")
                 #expect(took <= interval, "re-registered \(took) after etcd returned; --interval is \(interval)")
+
+                // Back to normal: a transition is written on that same lease (nothing registers
+                // again and again), and STATUS= says registered.
+                try service.set(status: 503)
+                let down = try #require(try await client.waitForRecord(key, "down after the outage") { $0?.state == "down" })
+                #expect(down.lease == again.lease, "registered anew instead of writing the transition")
                 #expect(try await client.leaseTimeToLive(again.lease).ttl > 0)
             }
-            _ = try Journal.waitForEntries(matching: ["SERVICE_MONITOR_LABEL=\(label)", "MESSAGE_ID=80b12c3d4e5f4a6b8c9d0e1f2a3b4c5d"])
-            _ = try eventually("StatusText to say registered again") {
-                let text = try UserManager.properties(of: unit, ["StatusText"])["StatusText"] ?? ""
-                return text.contains("registered 127.0.0.91") ? text : nil
+            var status = ""
+            _ = try eventually("StatusText to say down and registered (it says \(status))") {
+                status = try UserManager.properties(of: unit, ["StatusText"])["StatusText"] ?? ""
+                return status.hasPrefix("down · ") && status.contains("registered 127.0.0.91") ? status : nil
             }
+            // One warning for the outage, one notice for the return.
+            let restored = try Journal.waitForEntries(matching: ["SERVICE_MONITOR_LABEL=\(label)", "MESSAGE_ID=80b12c3d4e5f4a6b8c9d0e1f2a3b4c5d"])
+            #expect(restored.count == 1, "registered anew \(restored.count) times")
+            #expect(try Journal.entries(matching: ["SERVICE_MONITOR_LABEL=\(label)", "MESSAGE_ID=7fa01b2c3d4e4f5a9b8c7d6e5f4a3b2c"]).count == 1)
             // The same process all along: neither the outage nor the watchdog ended it.
             let after = try UserManager.properties(of: unit, ["ActiveState", "MainPID", "NRestarts"])
             #expect(after["ActiveState"] == "active")

@@ -37,18 +37,18 @@ public struct Monitor<Store: StateStore>: Service {
 
     public func run() async throws {
         let status = MonitorStatus(host: configuration.host)
-        let (changes, changed) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        let changes = ChangeSignal()
         let (firstUp, reachedUp) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         await cancelWhenGracefulShutdown {
             await withDiscardingTaskGroup { group in
-                group.addTask { await checkLoop(status: status, changed: changed) }
+                group.addTask { await checkLoop(status: status, changed: changes) }
                 group.addTask { await registrar(status: status, changes: changes, storedUp: reachedUp) }
                 if configuration.releasesStartupLease {
                     group.addTask { await releaseStartupLease(after: firstUp) }
                 }
             }
         }
-        changed.finish()
+        changes.finish()
         reachedUp.finish()
         await deregister(status: status)
     }
@@ -56,7 +56,7 @@ public struct Monitor<Store: StateStore>: Service {
     // MARK: Checks
 
     private func checkLoop(
-        status: MonitorStatus, changed: AsyncStream<Void>.Continuation
+        status: MonitorStatus, changed: ChangeSignal
     ) async {
         var health: HealthState
         do {
@@ -86,7 +86,7 @@ public struct Monitor<Store: StateStore>: Service {
             // (as down, "starting: …"); after that only transitions are written.
             if transition != nil || firstCheck {
                 firstCheck = false
-                changed.yield()
+                changed.raise()
             }
             if let transition {
                 log(transition, result)
@@ -129,12 +129,10 @@ public struct Monitor<Store: StateStore>: Service {
     /// runs at once), so the first write already carries a real result.
     /// `storedUp` is signalled once an "up" record is stored — not merely seen by a check — so the
     /// next instance, let in by the startup-lease release, already finds this one in `hosts`.
-    private func registrar(status: MonitorStatus, changes: AsyncStream<Void>, storedUp: AsyncStream<Void>.Continuation) async {
+    private func registrar(status: MonitorStatus, changes: ChangeSignal, storedUp: AsyncStream<Void>.Continuation) async {
         var retryDelay = Duration.milliseconds(250)
         var lostSince: TimeOfDay?
-        for await _ in changes {
-            break
-        }
+        guard await changes.wait() else { return }
         while !Task.isCancelled {
             do {
                 let lease = try await store.grantLease(ttl: configuration.ttl)
@@ -148,10 +146,11 @@ public struct Monitor<Store: StateStore>: Service {
                     group.addTask { try await store.keepAlive(lease: lease, ttl: configuration.ttl) }
                     group.addTask {
                         var written = generation
-                        for await _ in changes {
+                        while await changes.wait() {
                             written = try await writeUntilStored(status: status, lease: lease, after: written, storedUp: storedUp)
                         }
-                        // The stream ends at shutdown; stop the keep-alive with us.
+                        // Finished at shutdown (or cancelled because the keep-alive failed): stop
+                        // the keep-alive with us.
                         throw CancellationError()
                     }
                 }
