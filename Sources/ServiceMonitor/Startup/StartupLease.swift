@@ -47,10 +47,19 @@ public struct StartupLease<Store: StateStore>: Sendable {
                 logger.debug("\(serviceID) held no startup lease of \(label)")
                 return false
             }
-            let deleted = try await store.commit(
-                if: [.createRevision(key: holderKey, equals: held.createRevision), .lease(key: holderKey, equals: held.lease)],
-                then: [.delete(key: holderKey)]
-            )
+            let deleted: Bool
+            do {
+                deleted = try await store.commit(
+                    if: [.createRevision(key: holderKey, equals: held.createRevision), .lease(key: holderKey, equals: held.lease)],
+                    then: [.delete(key: holderKey)]
+                )
+            } catch {
+                // The outcome may be unknown (a member died with the request in flight): a read
+                // settles it. Gone means released; still there means not applied: try again.
+                guard !(error is CancellationError), let after = try? await store.list(prefix: holderKey) else { throw error }
+                if after.entries.contains(where: { $0.key == holderKey }) { continue }
+                deleted = true
+            }
             guard deleted else { continue }
             // The key is gone; the lease held nothing else. Revoking is tidiness, not correctness.
             if held.lease != 0 { try? await store.revokeLease(held.lease) }
