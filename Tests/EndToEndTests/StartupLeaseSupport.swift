@@ -9,11 +9,14 @@ struct StartupLeaseFixture: Sendable {
     let cluster: EtcdCluster
     let client: EtcdClient
     let label: String
+    /// What the processes get as `--endpoints` (default: the first member only).
+    let endpoints: String
 
-    init(_ cluster: EtcdCluster, _ client: EtcdClient, label: String = uniqueLabel("startup")) {
+    init(_ cluster: EtcdCluster, _ client: EtcdClient, label: String = uniqueLabel("startup"), endpoints: String? = nil) {
         self.cluster = cluster
         self.client = client
         self.label = label
+        self.endpoints = endpoints ?? cluster.clientURLs[0]
     }
 
     func holderKey(_ id: String) -> String { "/service-monitor/\(label)/startup/holders/\(id)" }
@@ -24,7 +27,7 @@ struct StartupLeaseFixture: Sendable {
     /// Starts `acquire-lease` in the background (console log in its log file).
     func startAcquire(_ id: String, _ options: [String] = []) throws -> MonitorProcess {
         try MonitorProcess([
-            "acquire-lease", "--endpoints", cluster.clientURLs[0], "--label", label, "--service-id", id,
+            "acquire-lease", "--endpoints", endpoints, "--label", label, "--service-id", id,
             "--host-ip", "127.0.0.1", "--log-target", "console",
         ] + options)
     }
@@ -53,7 +56,7 @@ struct StartupLeaseFixture: Sendable {
     func serviceMonitor(_ arguments: [String]) throws -> CommandResult {
         try Command.run(
             try BuildProducts.executable(named: "service-monitor"),
-            [arguments[0], "--endpoints", cluster.clientURLs[0]] + arguments.dropFirst(),
+            [arguments[0], "--endpoints", endpoints] + arguments.dropFirst(),
             environment: ["JOURNAL_STREAM": nil, "NOTIFY_SOCKET": nil],
             timeout: .seconds(20)
         )

@@ -157,6 +157,50 @@ public final class EtcdCluster: @unchecked Sendable {
         try await self.waitUntilHealthy(members: [index], timeout: timeout)
     }
 
+    /// Starts several killed members again together and waits until all answer — needed when
+    /// the cluster lost quorum, since a lone restarted member cannot answer before the others.
+    public func restart(members indices: [Int], timeout: Duration = .seconds(30)) async throws {
+        for index in indices { try self.launch(member: index, initialState: "existing") }
+        try await self.waitUntilHealthy(members: indices, timeout: timeout)
+    }
+
+    /// Index of the member the running members report as raft leader (`etcdctl endpoint
+    /// status`), once all of them agree on one; bounded by `timeout`.
+    public func leader(timeout: Duration = .seconds(15)) async throws -> Int {
+        let deadline = ContinuousClock.now.advanced(by: timeout)
+        var lastAnswer = ""
+        while ContinuousClock.now < deadline {
+            let running = self.members.indices.filter { self.isRunning(member: $0) }
+            // `-w fields` prints the ids as exact decimal strings (JSON numbers lose precision).
+            if let output = try? await self.etcdctl(["endpoint", "status", "-w", "fields"], members: running, user: nil) {
+                lastAnswer = output
+                var memberIDs: [String: String] = [:], leaders: Set<String> = [], endpoint = "", memberID = "", leader = ""
+                for line in output.split(separator: "\n") {
+                    let parts = line.split(separator: ":", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+                    guard parts.count == 2 else { continue }
+                    let value = parts[1].trimmingCharacters(in: CharacterSet(charactersIn: "\""))
+                    switch parts[0] {
+                    case "\"MemberID\"": memberID = value
+                    case "\"Leader\"": leader = value
+                    case "\"Endpoint\"":
+                        endpoint = value
+                        memberIDs[endpoint] = memberID
+                        leaders.insert(leader)
+                    default: break
+                    }
+                }
+                if leaders.count == 1, let leader = leaders.first, leader != "0",
+                    let url = memberIDs.first(where: { $0.value == leader })?.key,
+                    let index = self.memberIndex(clientURL: url)
+                {
+                    return index
+                }
+            }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw EtcdTestError("no agreed leader among the running members within \(timeout): \(lastAnswer)")
+    }
+
     /// Whether the member's process is running.
     public func isRunning(member index: Int) -> Bool {
         self.lock.withLock { self.processes[index].map { !$0.exit.exited } ?? false }

@@ -47,10 +47,19 @@ public struct StartupLease<Store: StateStore>: Sendable {
                 logger.debug("\(serviceID) held no startup lease of \(label)")
                 return false
             }
-            let deleted = try await store.commit(
-                if: [.createRevision(key: holderKey, equals: held.createRevision), .lease(key: holderKey, equals: held.lease)],
-                then: [.delete(key: holderKey)]
-            )
+            let deleted: Bool
+            do {
+                deleted = try await store.commit(
+                    if: [.createRevision(key: holderKey, equals: held.createRevision), .lease(key: holderKey, equals: held.lease)],
+                    then: [.delete(key: holderKey)]
+                )
+            } catch {
+                // The outcome may be unknown (a member died with the request in flight): a read
+                // settles it. Gone means released; still there means not applied: try again.
+                guard !(error is CancellationError), let after = try? await store.list(prefix: holderKey) else { throw error }
+                if after.entries.contains(where: { $0.key == holderKey }) { continue }
+                deleted = true
+            }
             guard deleted else { continue }
             // The key is gone; the lease held nothing else. Revoking is tidiness, not correctness.
             if held.lease != 0 { try? await store.revokeLease(held.lease) }
@@ -156,15 +165,27 @@ public struct StartupLease<Store: StateStore>: Sendable {
     /// Reads, decides, and either promotes this waiter or sleeps on one watch; until promoted.
     private func waitForSlot(_ request: AcquireRequest, value: [UInt8], queueLease: Int64) async throws {
         var lastReport: WaitReport?
+        var failedPromotions = 0
         while true {
             try Task.checkCancellation()
             let snapshot = StartupSnapshot(listing: try await store.list(prefix: layout.startup(label)), layout: layout, label: label)
             switch snapshot.decision(for: queueKey, slots: request.slots) {
             case .promote(let queueCreateRevision, let admissionsVersion):
-                if try await promote(request, value: value, queueCreateRevision: queueCreateRevision, admissionsVersion: admissionsVersion) {
-                    return
+                do {
+                    if try await promote(request, value: value, queueCreateRevision: queueCreateRevision, admissionsVersion: admissionsVersion) {
+                        return
+                    }
+                    // Someone else was admitted since the read: read again.
+                } catch let failed as PromotionNotApplied {
+                    // A member died with the request in flight; nothing was applied: read again
+                    // (that read fails, ending the wait, if etcd is really gone).
+                    failedPromotions += 1
+                    guard failedPromotions < 3 else { throw failed.cause }
+                    logger.warning(
+                        "the promotion of \(serviceID) failed without effect; trying again",
+                        metadata: ["service_monitor.error": "\(failed.cause)"]
+                    )
                 }
-                // Someone else was admitted since the read: read again.
             case .notQueued:
                 logger.warning("the queue entry of \(serviceID) vanished; queueing again")
                 try await store.put(queueKey, value: value, lease: queueLease)
@@ -182,9 +203,21 @@ public struct StartupLease<Store: StateStore>: Sendable {
 
     /// Moves this waiter from queue to holder in one transaction, provided its queue entry is
     /// the one read and nobody was admitted since the read (the counter's version).
+    ///
+    /// When the transaction fails, its outcome may be unknown (the member — the leader, say —
+    /// died with it in flight), so a linearizable read settles it: our holder key on our lease
+    /// means promoted; otherwise it was not applied and ``PromotionNotApplied`` is thrown.
     private func promote(_ request: AcquireRequest, value: [UInt8], queueCreateRevision: Int64, admissionsVersion: Int64) async throws -> Bool {
-        // Granted now, not earlier: the slot's lifetime starts when it is taken.
-        let holderLease = try await store.grantLease(ttl: request.leaseTimeout)
+        // Granted now, not earlier: the slot's lifetime starts when it is taken. A failed grant
+        // changes nothing that matters (a lease granted anyway binds nothing and runs out).
+        let holderLease: Int64
+        do {
+            holderLease = try await store.grantLease(ttl: request.leaseTimeout)
+        } catch is CancellationError {
+            throw CancellationError()
+        } catch {
+            throw PromotionNotApplied(cause: error)
+        }
         let admissions = layout.startupAdmissions(label)
         let promoted: Bool
         do {
@@ -197,11 +230,21 @@ public struct StartupLease<Store: StateStore>: Sendable {
                 ]
             )
         } catch {
+            let settled = try? await store.list(prefix: holderKey)
+            if settled?.entries.contains(where: { $0.key == holderKey && $0.lease == holderLease }) == true {
+                return true
+            }
             try? await store.revokeLease(holderLease)
-            throw error
+            guard settled != nil, !(error is CancellationError) else { throw error }
+            throw PromotionNotApplied(cause: error)
         }
         if !promoted { try? await store.revokeLease(holderLease) }
         return promoted
+    }
+
+    /// A promotion that failed and certainly changed nothing.
+    struct PromotionNotApplied: Error {
+        var cause: any Error
     }
 
     enum WatchedRange {
