@@ -166,7 +166,10 @@ struct WatchTests {
                 let record = try await client.waitForRecord(key, "down after the outage") { $0?.state == "down" }
                 #expect(record?.detail?.hasPrefix("HTTP 503") == true)
             }
-            #expect(monitor.log.contains("MESSAGE_ID=80b12c3d4e5f4a6b8c9d0e1f2a3b4c5d"), "no etcd-restored entry:\n\(monitor.log)")
+            // The record is written before the entry is logged: wait for the log line.
+            try await eventuallyAsync("the etcd-restored entry") {
+                monitor.log.contains("MESSAGE_ID=80b12c3d4e5f4a6b8c9d0e1f2a3b4c5d")
+            }
             #expect(try monitor.terminate() == 0)
         }
     }
