@@ -83,11 +83,14 @@ def run_timed(argv, env=None):
 class Background:
     """A long-running process whose output lines and exit are stamped as they happen, by threads."""
 
+    started = []  # every one, so that a run cut short still stops them all
+
     def __init__(self, argv, name, env=None):
         self.name = name
         self.process = subprocess.Popen(
             argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, env=env, text=True
         )
+        Background.started.append(self)
         self.lines = []  # (time, stream, line)
         self.lock = threading.Condition()
         self.exited_at = None
@@ -746,6 +749,7 @@ def main():
     only = set(filter(None, os.environ.get("BENCH_ONLY", "").split(",")))
     selected = lambda name: not only or name in only
 
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # clean up as on Ctrl-C
     facts = machine_facts(options.service_monitor)
     load_before = os.getloadavg()
     started = time.monotonic()
@@ -762,6 +766,8 @@ def main():
                 run()
                 log(f"{name} done in {time.monotonic() - step:.0f} s")
     finally:
+        for process in Background.started:
+            process.stop(signal.SIGKILL, timeout=5)
         etcd.stop()
         shutil.rmtree(workdir, ignore_errors=True)
     load_after = os.getloadavg()
