@@ -728,7 +728,7 @@ def machine_facts(service_monitor):
         "etcd": command_output(["etcd", "--version"]).splitlines()[0],
         "etcdctl": command_output(["etcdctl", "version"]).splitlines()[0],
         "swift": command_output(["swift", "--version"]).splitlines()[0] if shutil.which("swift") else "unknown",
-        "binary": f"{size / 2**20:.1f} MiB" + (f" ({stripped / 2**20:.1f} MiB stripped, as packaged)" if stripped else ""),
+        "binary": f"{size / 2**20:.1f} MiB" + (f" ({stripped / 2**20:.1f} MiB stripped)" if stripped else ""),
     }
 
 
