@@ -9,14 +9,17 @@ public enum JSONValue: Sendable, Hashable, Codable {
 
     public init(from decoder: any Decoder) throws {
         let container = try decoder.singleValueContainer()
+        // Strings first: they are most of what service-info holds, and every failed attempt
+        // costs a thrown DecodingError. The order is otherwise free: JSONDecoder never converts
+        // between strings, booleans and numbers.
         if container.decodeNil() {
             self = .null
+        } else if let string = try? container.decode(String.self) {
+            self = .string(string)
         } else if let bool = try? container.decode(Bool.self) {
             self = .bool(bool)
         } else if let number = try? container.decode(Double.self) {
             self = .number(number)
-        } else if let string = try? container.decode(String.self) {
-            self = .string(string)
         } else if let array = try? container.decode([JSONValue].self) {
             self = .array(array)
         } else {

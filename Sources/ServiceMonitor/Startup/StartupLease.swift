@@ -127,8 +127,10 @@ public struct StartupLease<Store: StateStore>: Sendable {
             try? await store.revokeLease(queueLease)
             throw error
         }
-        // Acquired: the promotion deleted the queue entry. Otherwise revoking removes it now.
-        try? await store.revokeLease(queueLease)
+        // Acquired: the promotion deleted the queue entry, so its lease binds nothing and ends
+        // by itself within queueEntryTTL; not revoking it keeps a round trip off the hand-off.
+        // Otherwise revoking removes the entry now.
+        if case .acquired = outcome {} else { try? await store.revokeLease(queueLease) }
         let settled = await settle(outcome, waited: clock.now - started)
         log(settled, request)
         return settled
