@@ -58,6 +58,9 @@ chmod 0755 "$root"
 
 # --- files ---------------------------------------------------------------------------------------
 install -D -m 0755 "$binary" "$root/usr/bin/service-monitor"
+# Debug info is most of the binary's size; the symbol table stays, so a crash's backtrace still
+# names functions.
+strip --strip-debug "$root/usr/bin/service-monitor"
 
 units=$root/lib/systemd/system
 install -d "$units"
