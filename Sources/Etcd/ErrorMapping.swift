@@ -1,4 +1,9 @@
 import GRPCCore
+import NIOCore
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// How the fail-over loop should react to an error.
 enum ErrorDisposition: Equatable {
@@ -81,6 +86,11 @@ extension EtcdError {
             // gRPC's own message talks about the HTTP/2 preface; the TLS error says what is wrong.
             let detail = Self.innermostCause(of: rpcError).map { "\($0)" } ?? message
             self.init(code: code, message: "TLS handshake failed: \(Self.explainTLSFailure(detail))", endpoint: endpoint, cause: rpcError)
+            return
+        }
+        if code == .unavailable, let failure = Self.innermostCause(of: rpcError) as? IOError {
+            // gRPC says "Channel is in a transient failure state…"; the socket error says why.
+            self.init(code: code, message: "cannot connect: \(String(cString: strerror(failure.errnoCode)))", endpoint: endpoint, cause: rpcError)
             return
         }
         self.init(code: code, message: message, endpoint: endpoint, cause: rpcError)

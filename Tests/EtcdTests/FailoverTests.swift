@@ -238,6 +238,8 @@ struct FailoverTests {
         try await withEtcdClient(configuration) { client in
             let result = await expectEtcdError { _ = try await client.range(.prefix("/")) }
             #expect(result.error?.code == .unavailable)
+            // The reason, not gRPC's "transient failure state".
+            #expect(result.error?.message.contains("cannot connect: Connection refused") == true, "\(String(describing: result.error))")
             #expect(result.elapsed < .seconds(2))
         }
     }
