@@ -1,8 +1,8 @@
 import FoundationEssentials
 
 /// What `watch` stores at `<prefix>/<label>/instances/<service-id>` (SPEC §4).
-public struct InstanceRecord: Sendable, Hashable, Codable {
-    public enum State: String, Sendable, Hashable, Codable {
+public struct InstanceRecord: Sendable, Hashable, Encodable {
+    public enum State: String, Sendable, Hashable, Encodable {
         case up, down
     }
 
@@ -34,8 +34,25 @@ public struct InstanceRecord: Sendable, Hashable, Codable {
         try JSONCoding.encode(self)
     }
 
+    /// Reads a record as `watch` wrote it (JSONReader); other keys are ignored, so a newer
+    /// version may add fields.
     public static func decode(_ bytes: some Collection<UInt8>) throws -> InstanceRecord {
-        try JSONCoding.decode(InstanceRecord.self, from: bytes)
+        guard case .object(let fields) = try JSONReader.parse(bytes) else { throw NotARecord(field: nil) }
+        func string(_ key: CodingKeys) throws(NotARecord) -> String {
+            guard case .string(let text)? = fields[key.rawValue] else { throw NotARecord(field: key.rawValue) }
+            return text
+        }
+        guard let state = State(rawValue: try string(.state)) else { throw NotARecord(field: CodingKeys.state.rawValue) }
+        guard case .object(let info)? = fields[CodingKeys.info.rawValue] else { throw NotARecord(field: CodingKeys.info.rawValue) }
+        return InstanceRecord(
+            serviceID: try string(.serviceID), host: try string(.host), state: state,
+            since: try string(.since), detail: try string(.detail), info: ServiceInfo(fields: info)
+        )
+    }
+
+    /// A value that is JSON but not an instance record; `field` is the missing or mistyped one.
+    struct NotARecord: Error {
+        var field: String?
     }
 
     /// RFC 3339 UTC with milliseconds, for `since`.
