@@ -98,6 +98,7 @@ enum JSONReader {
             // Members first, then one dictionary of the right size: growing it member by member
             // rehashed every key several times.
             var members: [(String, JSONValue)] = []
+            members.reserveCapacity(8)  // a record's six without regrowing
             skipWhitespace()
             if current == UInt8(ascii: "}") {
                 position += 1
