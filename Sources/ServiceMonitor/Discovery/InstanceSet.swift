@@ -19,6 +19,7 @@ public struct InstanceSet: Sendable {
     private var members: [String: Member] = [:]
 
     public init(_ listing: StoreListing) {
+        members.reserveCapacity(listing.entries.count)  // growing it rehashed every key ~twice
         for entry in listing.entries { members[entry.key] = Member(entry) }
     }
 
