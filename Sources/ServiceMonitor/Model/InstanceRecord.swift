@@ -1,8 +1,8 @@
 import FoundationEssentials
 
 /// What `watch` stores at `<prefix>/<label>/instances/<service-id>` (SPEC §4).
-public struct InstanceRecord: Sendable, Hashable, Codable {
-    public enum State: String, Sendable, Hashable, Codable {
+public struct InstanceRecord: Sendable, Hashable, Encodable {
+    public enum State: String, Sendable, Hashable, Encodable {
         case up, down
     }
 
@@ -34,8 +34,36 @@ public struct InstanceRecord: Sendable, Hashable, Codable {
         try JSONCoding.encode(self)
     }
 
+    /// Reads a record as `watch` wrote it (JSONReader); other keys are ignored, so a newer
+    /// version may add fields.
     public static func decode(_ bytes: some Collection<UInt8>) throws -> InstanceRecord {
-        try JSONCoding.decode(InstanceRecord.self, from: bytes)
+        guard case .object(let fields) = try JSONReader.parse(bytes) else { throw NotARecord(field: nil) }
+        // One pass over the members rather than a lookup per field: hashing the keys again was
+        // a fifth of the cost of reading a record.
+        var serviceID: String?, host: String?, state: State?, since: String?, detail: String?, info: ServiceInfo?
+        for (key, value) in fields {
+            switch (key, value) {
+            case ("service_id", .string(let text)): serviceID = text
+            case ("host", .string(let text)): host = text
+            case ("state", .string(let text)): state = State(rawValue: text)
+            case ("since", .string(let text)): since = text
+            case ("detail", .string(let text)): detail = text
+            case ("info", .object(let object)): info = ServiceInfo(fields: object)
+            default: continue
+            }
+        }
+        guard let serviceID else { throw NotARecord(field: CodingKeys.serviceID.rawValue) }
+        guard let host else { throw NotARecord(field: CodingKeys.host.rawValue) }
+        guard let state else { throw NotARecord(field: CodingKeys.state.rawValue) }
+        guard let since else { throw NotARecord(field: CodingKeys.since.rawValue) }
+        guard let detail else { throw NotARecord(field: CodingKeys.detail.rawValue) }
+        guard let info else { throw NotARecord(field: CodingKeys.info.rawValue) }
+        return InstanceRecord(serviceID: serviceID, host: host, state: state, since: since, detail: detail, info: info)
+    }
+
+    /// A value that is JSON but not an instance record; `field` is the missing or mistyped one.
+    struct NotARecord: Error {
+        var field: String?
     }
 
     /// RFC 3339 UTC with milliseconds, for `since`.

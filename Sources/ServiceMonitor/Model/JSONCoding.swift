@@ -2,6 +2,7 @@ import FoundationEssentials
 
 /// One JSON encoder configuration for everything service-monitor stores or prints, so records
 /// written by one version read the same in `etcdctl get`: sorted keys, no escaped slashes.
+/// Reading is JSONReader's.
 enum JSONCoding {
     static func encode<T: Encodable>(_ value: T) throws -> [UInt8] {
         let encoder = JSONEncoder()
@@ -11,9 +12,5 @@ enum JSONCoding {
 
     static func encodeString<T: Encodable>(_ value: T) throws -> String {
         String(decoding: try encode(value), as: UTF8.self)
-    }
-
-    static func decode<T: Decodable>(_ type: T.Type, from bytes: some Collection<UInt8>) throws -> T {
-        try JSONDecoder().decode(type, from: Data(bytes))
     }
 }

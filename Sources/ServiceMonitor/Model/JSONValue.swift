@@ -1,31 +1,11 @@
-/// Any JSON value, kept as written so `--service-info` round-trips through etcd unchanged.
-public enum JSONValue: Sendable, Hashable, Codable {
+/// Any JSON value (read by JSONReader, written by JSONCoding), kept as written so `--service-info` round-trips through etcd unchanged.
+public enum JSONValue: Sendable, Hashable, Encodable {
     case null
     case bool(Bool)
     case number(Double)
     case string(String)
     case array([JSONValue])
     case object([String: JSONValue])
-
-    public init(from decoder: any Decoder) throws {
-        let container = try decoder.singleValueContainer()
-        // Strings first: they are most of what service-info holds, and every failed attempt
-        // costs a thrown DecodingError. The order is otherwise free: JSONDecoder never converts
-        // between strings, booleans and numbers.
-        if container.decodeNil() {
-            self = .null
-        } else if let string = try? container.decode(String.self) {
-            self = .string(string)
-        } else if let bool = try? container.decode(Bool.self) {
-            self = .bool(bool)
-        } else if let number = try? container.decode(Double.self) {
-            self = .number(number)
-        } else if let array = try? container.decode([JSONValue].self) {
-            self = .array(array)
-        } else {
-            self = .object(try container.decode([String: JSONValue].self))
-        }
-    }
 
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.singleValueContainer()

@@ -1,0 +1,126 @@
+@testable import ServiceMonitor
+import Testing
+
+@Suite("JSON reader (RFC 8259)")
+struct JSONReaderTests {
+    private func parse(_ text: String) throws(JSONReader.SyntaxError) -> JSONValue {
+        try JSONReader.parse(Array(text.utf8))
+    }
+
+    private func reason(_ bytes: [UInt8]) -> String? {
+        do {
+            _ = try JSONReader.parse(bytes)
+            return nil
+        } catch {
+            return error.reason
+        }
+    }
+
+    private func reason(_ text: String) -> String? {
+        reason(Array(text.utf8))
+    }
+
+    @Test func readsEveryKindOfValue() throws {
+        let value = try parse(#" {"s": "x", "n": -12.5e1, "t": true, "f": false, "z": null, "a": [1, [], {}], "o": {"k": "v"}} "#)
+        #expect(value == .object([
+            "s": .string("x"), "n": .number(-125), "t": .bool(true), "f": .bool(false), "z": .null,
+            "a": .array([.number(1), .array([]), .object([:])]), "o": .object(["k": .string("v")]),
+        ]))
+        #expect(try parse("\t\r\n 0 \n") == .number(0))
+        #expect(try parse(#""""#) == .string(""))
+    }
+
+    @Test func readsNumbersAsTheGrammarAllows() throws {
+        let valid: [(String, Double)] = [
+            ("0", 0), ("-0", 0), ("7", 7), ("-7", -7), ("10", 10), ("0.5", 0.5), ("1e3", 1000), ("1E+3", 1000),
+            ("25e-1", 2.5), ("-0.0e0", 0), ("9300", 9300), ("1.7976931348623157e308", 1.7976931348623157e308),
+        ]
+        for (text, number) in valid {
+            #expect(try parse(text) == .number(number), "\(text)")
+        }
+        for text in ["01", "-01", "+1", ".5", "1.", "1.e3", "1e", "1e+", "-", "0x10", "NaN", "Infinity", "-Infinity", "1e400", "- 1"] {
+            #expect(reason(text) != nil, "\(text) accepted")
+        }
+    }
+
+    @Test func decodesEscapesAndSurrogatePairs() throws {
+        #expect(try parse(#""\" \\ \/ \b \f \n \r \t""#) == .string("\" \\ / \u{08} \u{0C} \n \r \t"))
+        #expect(try parse(#""\u0041\u00e9\u20AC""#) == .string("Aé€"))
+        #expect(try parse(#""a\ud83d\ude00b""#) == .string("a😀b"))
+        #expect(try parse(#""\u0000""#) == .string("\u{0}"))
+        #expect(try parse("\"ü😀 unescaped\"") == .string("ü😀 unescaped"))
+        for text in [
+            #""\ud83d""#, #""\ud83dx""#, #""\ud83d\u0041""#, #""\ude00""#, #""\u12""#, #""\u12G4""#,
+            #""\x""#, #""\'""#, "\"tab\tinside\"", "\"line\nbreak\"", #""open"#, #""\"#,
+        ] {
+            #expect(reason(text) != nil, "\(text.debugDescription) accepted")
+        }
+    }
+
+    @Test func rejectsBytesThatAreNotUTF8() {
+        #expect(reason([0x22, 0xFF, 0x22]) == "a string that is not UTF-8")
+        #expect(reason([0x22, 0xC3, 0x22]) == "a string that is not UTF-8")  // cut-short two-byte sequence
+        #expect(reason([0x22, 0xF0, 0x9F, 0x98, 0x22]) == "a string that is not UTF-8")  // cut-short four-byte sequence
+        #expect(reason([0x22, 0xED, 0xA0, 0x80, 0x22]) == "a string that is not UTF-8")  // an encoded surrogate
+        #expect(reason([0x22, 0xC3, 0xBC, 0x5C, 0x6E, 0xFF, 0x22]) == "a string that is not UTF-8")  // after an escape
+        #expect(reason([0x22, 0xEF, 0xBF, 0xBD, 0x22]) == nil)  // U+FFFD itself is fine
+    }
+
+    @Test func rejectsTrailingCommasAsSuch() {
+        for text in [#"{"a": 1,}"#, "[1,]", #"{"a": [1, 2 , ] }"#, "[ 1 ,\n ]"] {
+            #expect(reason(text) == JSONReader.SyntaxError.trailingCommaReason, "\(text)")
+        }
+        // A comma inside a string is text, not syntax.
+        #expect(reason(#"{"x": "],", "y": ",}"}"#) == nil)
+    }
+
+    @Test func rejectsWhatIsNotOneJSONValue() {
+        for text in [
+            "", " ", "{", "[", "}", "{\"a\" 1}", "{\"a\":}", "{a: 1}", "{'a': 1}", "{\"a\": 1 \"b\": 2}", "[1 2]",
+            "[,1]", "{,}", "1 2", "{} {}", "tru", "truex", "nul", "True", "\u{FEFF}{}", "{\"a\": 1}x", "// comment",
+            "[1]\u{0B}", "\"a\"\u{A0}",
+        ] {
+            #expect(reason(text) != nil, "\(text.debugDescription) accepted")
+        }
+    }
+
+    @Test func limitsNestingDepth() throws {
+        let limit = JSONReader.maximumDepth
+        let deepest = String(repeating: "[", count: limit) + String(repeating: "]", count: limit)
+        #expect(try parse(deepest) != .null)
+        let tooDeep = String(repeating: "[", count: limit + 1) + String(repeating: "]", count: limit + 1)
+        #expect(reason(tooDeep) == "nested deeper than \(limit)")
+        let objects = String(repeating: #"{"a":"#, count: limit + 1) + "1" + String(repeating: "}", count: limit + 1)
+        #expect(reason(objects) == "nested deeper than \(limit)")
+    }
+
+    @Test func keepsTheFirstOfRepeatedKeys() throws {
+        #expect(try parse(#"{"a": 1, "b": 2, "a": 3}"#) == .object(["a": .number(1), "b": .number(2)]))
+    }
+
+    @Test func pointsAtTheFirstBadByte() {
+        do {
+            _ = try JSONReader.parse(Array(#"{"a": [1, 2, x]}"#.utf8))
+            Issue.record("accepted")
+        } catch {
+            #expect(error.offset == 13)
+        }
+    }
+
+    @Test func readsRecordsAndRejectsOthers() throws {
+        let record = #"{"service_id":"es-1","host":"10.0.0.5","state":"down","since":"2026-11-28T12:00:01.042Z","detail":"connection refused","info":{"transport_port":9300},"extra":[1]}"#
+        let decoded = try InstanceRecord.decode(Array(record.utf8))
+        #expect(decoded.serviceID == "es-1" && decoded.host == "10.0.0.5" && decoded.state == .down)
+        #expect(decoded.info.fields == ["transport_port": .number(9300)])
+        for broken in [
+            #"{"service_id":"es-1","host":"h","state":"up","since":"s","detail":"d"}"#,  // no info
+            #"{"service_id":"es-1","host":"h","state":"sideways","since":"s","detail":"d","info":{}}"#,
+            #"{"service_id":1,"host":"h","state":"up","since":"s","detail":"d","info":{}}"#,
+            #"{"service_id":"es-1","host":"h","state":"up","since":"s","detail":"d","info":[]}"#,
+            #"["not", "an", "object"]"#,
+            #"{"service_id":"es-1","host":"h","state":"up","since":"s","detail":"d","info":{},}"#,
+        ] {
+            #expect(throws: (any Error).self, "\(broken)") { try InstanceRecord.decode(Array(broken.utf8)) }
+        }
+    }
+}
