@@ -1,4 +1,6 @@
-import Foundation
+// FoundationEssentials, not Foundation: with Foundation, `String.contains` resolves to its
+// locale-aware overload, which links ICU and its 30 MB of data into the binary.
+import FoundationEssentials
 import GRPCCore
 import GRPCNIOTransportHTTP2
 
