@@ -40,9 +40,8 @@ struct AcquireLeaseCommand: AsyncParsableCommand {
             leaseTimeout: try Settings.positive(leaseTimeout, option: "--lease-timeout"),
             acquireTimeout: try Settings.positive(acquireTimeout, option: "--acquire-timeout"),
             slots: slots,
-            // Only informative in the entries: an explicit bad --host-ip is still bad input.
-            host: global.hostIP == nil ? try? HostAddress.resolve(flag: nil, environment: environment)
-                : try HostAddress.resolve(flag: global.hostIP, environment: environment)
+            // Only informative in the entries; an explicit bad --host-ip was refused by Settings.
+            host: try? HostAddress.resolve(flag: global.hostIP, environment: environment)
         )
 
         settings.logTarget.bootstrap(identifier: "service-monitor", level: .info)
