@@ -3,6 +3,7 @@
 import FoundationEssentials
 import GRPCCore
 import GRPCNIOTransportHTTP2
+import Posix
 
 /// One member's gRPC connection and the etcd service stubs that share it.
 ///
@@ -70,7 +71,7 @@ final class EndpointConnection: Sendable {
         if text.contains("failedToLoadCertificate") {
             let files = [tls?.caFile, tls?.certificateFile].compactMap { $0 }
             let bad = files.first { file in
-                guard let contents = try? String(contentsOfFile: file, encoding: .utf8) else { return true }
+                guard let contents = try? File.text(atPath: file) else { return true }
                 return !contents.contains("-----BEGIN CERTIFICATE-----")
             }
             if let bad = bad ?? files.first {

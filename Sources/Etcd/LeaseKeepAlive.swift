@@ -1,4 +1,5 @@
 import GRPCCore
+import Racing
 
 extension EtcdClient {
     /// Keeps a lease alive until the calling task is cancelled.
@@ -102,14 +103,13 @@ extension EtcdClient {
         _ leaseID: Int64,
         _ body: @escaping @Sendable () async throws -> Result
     ) async throws -> Result {
-        try await withThrowingTaskGroup(of: Result.self) { group in
-            group.addTask { try await self.keepAlive(leaseID) }
-            group.addTask { try await body() }
-            defer { group.cancelAll() }
-            // The keep-alive only ever finishes by throwing, so the first value is body's.
-            guard let result = try await group.next() else { throw CancellationError() }
-            return result
-        }
+        // The keep-alive only ever ends by throwing, so a decision is body's result.
+        let result = try await race(
+            { () async throws -> Result? in try await self.keepAlive(leaseID) },
+            { try await body() }
+        )
+        guard let result else { throw CancellationError() }
+        return result
     }
 
     /// A third of the TTL (what etcd's own client does), at least 250 ms; 1 s until the first

@@ -1,4 +1,5 @@
 import GRPCCore
+import Racing
 
 /// The fail-over bookkeeping shared by the long-lived streams (watch, lease keep-alive): which
 /// errors move the stream to another member, when to pause between rounds, when to refresh the
@@ -82,12 +83,12 @@ extension EtcdClient {
         endpoint: String,
         _ stream: @escaping @Sendable () async throws -> Void
     ) async throws {
-        try await withThrowingTaskGroup(of: Bool.self) { group in
-            group.addTask {
+        _ = try await race(
+            {
                 try await stream()
-                return true
-            }
-            group.addTask {
+                return ()
+            },
+            {
                 try await Task.sleep(for: timeout)
                 guard answered.value else {
                     throw EtcdError(
@@ -96,14 +97,10 @@ extension EtcdClient {
                         endpoint: endpoint
                     )
                 }
-                return false
+                // Answered in time: the stream runs on until it ends (always an error for these
+                // endless streams).
+                return nil
             }
-            defer { group.cancelAll() }
-            // The stream's own end (always an error for these endless streams) or the
-            // deadline's verdict, whichever comes first; a met deadline just keeps waiting.
-            while let streamEnded = try await group.next() {
-                if streamEnded { return }
-            }
-        }
+        )
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Etcd
+import Posix
 import ServiceMonitor
 import Systemd
 
@@ -160,15 +161,11 @@ struct ConfigurationError: Error, CustomStringConvertible {
     }
 
     static func read(_ path: String, option: String) throws(ConfigurationError) -> String {
-        guard let file = fopen(path, "r") else {
+        do {
+            return try File.text(atPath: path)
+        } catch {
             throw ConfigurationError(message: "\(option) \(path.debugDescription): cannot read")
         }
-        defer { fclose(file) }
-        var bytes = [UInt8](), buffer = [UInt8](repeating: 0, count: 4096)
-        while case let count = fread(&buffer, 1, buffer.count, file), count > 0 {
-            bytes.append(contentsOf: buffer[..<count])
-        }
-        return String(decoding: bytes, as: UTF8.self)
     }
 }
 
