@@ -74,6 +74,35 @@ extension EtcdClient {
 }
 
 extension EtcdClient {
+    /// Opens a long-lived stream (watch, lease keep-alive) again and again, moving to another
+    /// member when one fails, until an error that is not retried ends it.
+    ///
+    /// Each attempt is given the member's connection, the stream's metadata and a flag to set
+    /// once the member has answered: an attempt without an answer within the dial timeout is
+    /// failed, and only one that got an answer starts a new fail-over round. `afterFailure` runs
+    /// after each failure that is retried and may throw to give up instead.
+    func runStreamWithFailover(
+        _ attempt: @escaping @Sendable (EndpointConnection, Metadata, LockedValue<Bool>) async throws -> Void,
+        afterFailure: (any Error, EndpointConnection) throws -> Void = { _, _ in }
+    ) async throws -> Never {
+        var retry = StreamRetry(memberCount: self.pool.connections.count)
+        while true {
+            try Task.checkCancellation()
+            let connection = self.pool.pinned
+            let answered = LockedValue(false)
+            do {
+                let metadata = try await self.streamMetadata(for: connection)
+                try await self.withFirstAnswerDeadline(self.configuration.dialTimeout, answered: answered, endpoint: connection.url) {
+                    try await attempt(connection, metadata, answered)
+                }
+            } catch {
+                if answered.value { retry.streamWorked() }
+                try await retry.handle(error, on: connection, client: self)
+                try afterFailure(error, connection)
+            }
+        }
+    }
+
     /// Runs one attempt of a long-lived stream, failing it when the member has not answered at
     /// all within `timeout` — a connection that hangs while being set up (a host gone dark
     /// drops packets instead of refusing) would otherwise block for the OS connect timeout.
