@@ -739,6 +739,10 @@ def table(rows):
     return "\n".join(lines)
 
 
+# Where the hand-kept part of the results file starts; everything before it is this run's.
+HISTORY_HEADING = "## History"
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--service-monitor", required=True)
@@ -784,8 +788,16 @@ def main():
         report += ["", "## Summary", "", summary, "", "## Details", ""]
         for paragraph in bench.details:
             report += [paragraph, ""]
+        # The file's history section (earlier runs, changes made from them) survives the rewrite.
+        history = ""
+        if os.path.exists(options.results):
+            with open(options.results) as f:
+                previous = f.read()
+            start = previous.find("\n" + HISTORY_HEADING + "\n")
+            if start >= 0:
+                history = previous[start + 1:]
         with open(options.results, "w") as f:
-            f.write("\n".join(report))
+            f.write("\n".join(report) + ("\n" + history if history else ""))
         log(f"wrote {options.results}")
 
 
