@@ -2,9 +2,9 @@ import Foundation
 import Testing
 import TestSupport
 
-/// docs/ against the built binary: docs/commands.md documents exactly the commands and options
-/// that `service-monitor --experimental-dump-help` lists, and no link in the documentation leaves
-/// the repository.
+/// docs/ against the built binary and the package: docs/commands.md documents exactly the
+/// commands and options that `service-monitor --experimental-dump-help` lists, docs/journald.md
+/// the MESSAGE_IDs of the journal catalog, and no link in the documentation leaves the repository.
 @Suite("documentation")
 struct DocumentationTests {
     static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
@@ -65,6 +65,27 @@ struct DocumentationTests {
             }
         }
         #expect(checked > 20, "only \(checked) links found")
+    }
+
+    @Test func journaldPageListsTheMessageIDsOfTheCatalog() throws {
+        func ids(_ path: String, after lead: String) throws -> Set<String> {
+            let text = try String(contentsOf: Self.repository.appendingPathComponent(path), encoding: .utf8)
+            return Set(text.split(separator: "\n").compactMap { line -> String? in
+                guard line.hasPrefix(lead) else { return nil }
+                let id = line.dropFirst(lead.count).prefix { $0.isHexDigit }
+                return id.count == 32 ? String(id) : nil
+            })
+        }
+        let catalog = try ids("packaging/service-monitor.catalog", after: "-- ")
+        // The table rows of docs/journald.md: `| event | priority | `<id>` |`.
+        let page = try String(contentsOf: Self.repository.appendingPathComponent("docs/journald.md"), encoding: .utf8)
+        let documented = Set(page.split(separator: "\n").filter { $0.hasPrefix("|") }.compactMap { row -> String? in
+            guard let id = row.split(separator: "|").last?.trimmingCharacters(in: .whitespaces).trimmingCharacters(in: CharacterSet(charactersIn: "`")),
+                  id.count == 32, id.allSatisfy(\.isHexDigit) else { return nil }
+            return id
+        })
+        #expect(catalog.count >= 10, "\(catalog)")
+        #expect(documented == catalog, "docs/journald.md lists \(documented.subtracting(catalog).sorted()) beyond the catalog and misses \(catalog.subtracting(documented).sorted())")
     }
 
     /// Long and short option names of the root and of every command, as the binary describes
