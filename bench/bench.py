@@ -285,7 +285,7 @@ class Etcd:
 
 
 def instance_record(service_id, host, since="2026-01-01T00:00:00.000Z"):
-    """A record in the layout `watch` writes (SPEC §4, InstanceRecord.swift)."""
+    """A record in the layout `watch` writes (docs/store-layout.md, InstanceRecord.swift)."""
     return json.dumps({
         "service_id": service_id, "host": host, "state": "up", "since": since,
         "detail": "HTTP 200 in 1 ms", "info": {"name": service_id},

@@ -1,4 +1,4 @@
-/// Where service-monitor keeps its state in the store (SPEC §4):
+/// Where service-monitor keeps its state in the store (docs/store-layout.md):
 ///
 ///     <prefix>/<label>/instances/<service-id>   instance record (JSON), on the watcher's lease
 ///     <prefix>/<label>/startup/holders/<id>      startup-lease holders, on a --lease-timeout lease

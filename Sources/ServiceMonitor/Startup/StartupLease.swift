@@ -2,7 +2,7 @@ public import Logging
 public import Systemd
 
 /// The startup lease of one label, as one service id sees it: an etcd-backed FIFO semaphore
-/// whose slots outlive the process that took them (SPEC §3, §4).
+/// whose slots outlive the process that took them (docs/store-layout.md, docs/commands.md).
 ///
 /// Holders live at `startup/holders/<id>` on a lease of `--lease-timeout` that nobody renews;
 /// waiters at `startup/queue/<id>` on a short lease the waiting process keeps alive, ordered by
