@@ -34,7 +34,7 @@ enum BackendUnderTest: String, CaseIterable, CustomTestStringConvertible, Sendab
 
 /// What every ``StoreBackend`` must do, as the commands rely on it: registration order, expiry
 /// and end of registrations, follow, and the FIFO startup semaphore with slots and timeouts.
-@Suite("Backend conformance")
+@Suite("Backend conformance", .timeLimit(.minutes(2)))
 struct BackendConformanceTests {
     let label = try! Label("conformance")
     let logger = Logger(label: "conformance")
