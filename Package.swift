@@ -16,6 +16,8 @@ let package = Package(
         .executable(name: "service-monitor", targets: ["service-monitor"]),
         .library(name: "Systemd", targets: ["Systemd"]),
         .library(name: "Etcd", targets: ["Etcd"]),
+        .library(name: "ServiceMonitor", targets: ["ServiceMonitor"]),
+        .library(name: "ServiceMonitorEtcd", targets: ["ServiceMonitorEtcd"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
@@ -75,8 +77,9 @@ let package = Package(
             ],
             swiftSettings: sharedSwiftSettings
         ),
-        // Health checks, registration, discovery and the startup-lease semaphore, in terms of a
-        // small store protocol (no dependency on the etcd client).
+        // Health checks, registration, discovery and the startup-lease semaphore, in the
+        // product's terms: a store backend (instance registry + startup semaphore) and an
+        // in-memory backend. No etcd or AWS types.
         .target(
             name: "ServiceMonitor",
             dependencies: [
@@ -93,11 +96,24 @@ let package = Package(
             ],
             swiftSettings: sharedSwiftSettings
         ),
-        // The command line: parsing, validation, exit codes, and wiring into a ServiceGroup.
+        // The etcd backend: today's algorithms (FIFO by create revision, the admissions-guarded
+        // promotion, watches that resume and re-list) over the Etcd client.
+        .target(
+            name: "ServiceMonitorEtcd",
+            dependencies: [
+                "ServiceMonitor",
+                "Etcd",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: sharedSwiftSettings
+        ),
+        // The command line: parsing, validation, exit codes, choosing the backend, and wiring
+        // into a ServiceGroup.
         .target(
             name: "ServiceMonitorCLI",
             dependencies: [
                 "ServiceMonitor",
+                "ServiceMonitorEtcd",
                 "Etcd",
                 "Systemd",
                 "Posix",
@@ -166,6 +182,24 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
+            swiftSettings: sharedSwiftSettings
+        ),
+        // The etcd backend's own logic (key layout, queue decisions) without a server.
+        .testTarget(
+            name: "ServiceMonitorEtcdTests",
+            dependencies: ["ServiceMonitorEtcd", "ServiceMonitor"],
+            swiftSettings: sharedSwiftSettings
+        ),
+        // One suite every backend passes: in-memory, etcd with one member and with three.
+        .testTarget(
+            name: "BackendConformanceTests",
+            dependencies: [
+                "ServiceMonitor",
+                "ServiceMonitorEtcd",
+                "Etcd",
+                "TestSupport",
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: sharedSwiftSettings
         ),

@@ -285,7 +285,7 @@ class Etcd:
 
 
 def instance_record(service_id, host, since="2026-01-01T00:00:00.000Z"):
-    """A record in the layout `watch` writes (SPEC §4, InstanceRecord.swift)."""
+    """A record in the layout `watch` writes (docs/store-layout.md, InstanceRecord.swift)."""
     return json.dumps({
         "service_id": service_id, "host": host, "state": "up", "since": since,
         "detail": "HTTP 200 in 1 ms", "info": {"name": service_id},
@@ -739,6 +739,10 @@ def table(rows):
     return "\n".join(lines)
 
 
+# Where the hand-kept part of the results file starts; everything before it is this run's.
+HISTORY_HEADING = "## History"
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--service-monitor", required=True)
@@ -784,8 +788,16 @@ def main():
         report += ["", "## Summary", "", summary, "", "## Details", ""]
         for paragraph in bench.details:
             report += [paragraph, ""]
+        # The file's history section (earlier runs, changes made from them) survives the rewrite.
+        history = ""
+        if os.path.exists(options.results):
+            with open(options.results) as f:
+                previous = f.read()
+            start = previous.find("\n" + HISTORY_HEADING + "\n")
+            if start >= 0:
+                history = previous[start + 1:]
         with open(options.results, "w") as f:
-            f.write("\n".join(report))
+            f.write("\n".join(report) + ("\n" + history if history else ""))
         log(f"wrote {options.results}")
 
 

@@ -1,5 +1,4 @@
 import ArgumentParser
-import Etcd
 import Logging
 import ServiceMonitor
 import Systemd
@@ -47,12 +46,8 @@ struct AcquireLeaseCommand: AsyncParsableCommand {
         settings.logTarget.bootstrap(identifier: "service-monitor", level: .info)
         // Trapped before the first etcd call, so a SIGTERM at any point still leaves the queue.
         let signals = await UnixSignalsSequence(trapping: .sigterm, .sigint)
-        let outcome = try await withEtcdClient(settings.etcd) { client in
-            let lease = StartupLease(
-                store: EtcdStateStore(client: client), layout: settings.layout, label: label, serviceID: serviceID,
-                logger: Logger(label: "service-monitor.acquire-lease")
-            )
-            return try await lease.acquire(request) {
+        let outcome = try await settings.withBackend { backend in
+            try await acquire(request, label: label, serviceID: serviceID, with: backend.semaphore) {
                 for await _ in signals { return }
             }
         }
@@ -68,5 +63,13 @@ struct AcquireLeaseCommand: AsyncParsableCommand {
             Output.error("interrupted while waiting for the startup lease for \(label); left the queue")
             throw ExitCode(ExitStatus.negative.rawValue)
         }
+    }
+
+    private func acquire(
+        _ request: AcquireRequest, label: Label, serviceID: ServiceID, with semaphore: some StartupSemaphore,
+        interrupted: @escaping @Sendable () async -> Void
+    ) async throws -> AcquireOutcome {
+        let lease = StartupLease(semaphore: semaphore, label: label, serviceID: serviceID, logger: Logger(label: "service-monitor.acquire-lease"))
+        return try await lease.acquire(request, interrupted: interrupted)
     }
 }

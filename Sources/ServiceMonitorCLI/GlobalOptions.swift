@@ -2,6 +2,7 @@ import ArgumentParser
 import Etcd
 import Posix
 import ServiceMonitor
+import ServiceMonitorEtcd
 import Systemd
 
 #if canImport(Glibc)
@@ -39,10 +40,14 @@ struct GlobalOptions: ParsableArguments {
 
     @Option(help: ArgumentHelp("Where logs go: auto (journal when stderr is the journal), journal or console.", valueName: "target"))
     var logTarget: String?
+
+    @Option(help: ArgumentHelp("The shared store: etcd (env SERVICE_MONITOR_BACKEND; default etcd).", valueName: "store"))
+    var backend: String?
 }
 
 /// The global options resolved against the environment and validated, before any etcd call.
 struct Settings: Sendable {
+    var backend: BackendKind
     var etcd: EtcdClient.Configuration
     var layout: KeyLayout
     var logTarget: LogTarget
@@ -53,6 +58,13 @@ struct Settings: Sendable {
             if let flag { return flag }
             return names.lazy.compactMap { environment[$0] }.first { !$0.isEmpty }
         }
+
+        let backendName = value(options.backend, "SERVICE_MONITOR_BACKEND") ?? BackendKind.etcd.rawValue
+        guard let backend = BackendKind(rawValue: backendName) else {
+            let known = BackendKind.allCases.map(\.rawValue).joined(separator: ", ")
+            throw BadInput(option: "--backend", message: "\(backendName.quotedForError): use \(known)")
+        }
+        self.backend = backend
 
         let endpointList = value(options.endpoints, "SERVICE_MONITOR_ENDPOINTS", "ETCDCTL_ENDPOINTS") ?? "http://127.0.0.1:2379"
         let endpoints = try Self.endpoints(endpointList)

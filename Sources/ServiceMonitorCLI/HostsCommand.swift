@@ -1,5 +1,4 @@
 import ArgumentParser
-import Etcd
 import Posix
 import Racing
 import ServiceMonitor
@@ -52,29 +51,35 @@ struct HostsCommand: AsyncParsableCommand {
             throw BadInput(option: "--watch", message: "cannot be combined with --min or --wait")
         }
 
-        let outcome = try await withEtcdClient(settings.etcd) { client in
-            let discovery = Discovery(store: EtcdStateStore(client: client), layout: settings.layout, label: label)
-            if watch {
-                try await follow(discovery, format: hostFormat)
-                return ExitStatus.ok
-            }
-            if let waitLimit {
-                return try await waitForEnough(discovery, count: min ?? 1, within: waitLimit, format: hostFormat, label: label)
-            }
-            let up = try await discovery.current()
-            if let min, up.count < min {
-                Output.error("\(up.count) of at least \(min) instances of \(label) are up")
-                return ExitStatus.negative
-            }
-            Output.write(try hostFormat.render(up))
-            return ExitStatus.ok
+        let outcome = try await settings.withBackend { backend in
+            try await hosts(with: backend, label: label, format: hostFormat, waitLimit: waitLimit)
         }
         if outcome != .ok { throw ExitCode(outcome.rawValue) }
     }
 
+    private func hosts(
+        with backend: some StoreBackend, label: Label, format hostFormat: HostFormat, waitLimit: Duration?
+    ) async throws -> ExitStatus {
+        let discovery = Discovery(registry: backend.registry, label: label)
+        if watch {
+            try await follow(discovery, format: hostFormat)
+            return ExitStatus.ok
+        }
+        if let waitLimit {
+            return try await waitForEnough(discovery, count: min ?? 1, within: waitLimit, format: hostFormat, label: label)
+        }
+        let up = try await discovery.current()
+        if let min, up.count < min {
+            Output.error("\(up.count) of at least \(min) instances of \(label) are up")
+            return ExitStatus.negative
+        }
+        Output.write(try hostFormat.render(up))
+        return ExitStatus.ok
+    }
+
     /// Blocks, driven by the watch, until `count` are up or `limit` passes.
-    private func waitForEnough(
-        _ discovery: Discovery<EtcdStateStore>, count: Int, within limit: Duration, format: HostFormat, label: Label
+    private func waitForEnough<Registry: InstanceRegistry>(
+        _ discovery: Discovery<Registry>, count: Int, within limit: Duration, format: HostFormat, label: Label
     ) async throws -> ExitStatus {
         let outcome = try await withTimeLimit(limit) {
             let found = Found()
@@ -94,7 +99,7 @@ struct HostsCommand: AsyncParsableCommand {
     }
 
     /// Prints now and on every change of what would be printed, until SIGINT/SIGTERM.
-    private func follow(_ discovery: Discovery<EtcdStateStore>, format: HostFormat) async throws {
+    private func follow<Registry: InstanceRegistry>(_ discovery: Discovery<Registry>, format: HostFormat) async throws {
         // Whichever ends first ends both: the watch (an error) or a signal.
         _ = try await race(
             {

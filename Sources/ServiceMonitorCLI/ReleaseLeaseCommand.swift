@@ -1,5 +1,4 @@
 import ArgumentParser
-import Etcd
 import Logging
 import ServiceMonitor
 import Systemd
@@ -23,12 +22,14 @@ struct ReleaseLeaseCommand: AsyncParsableCommand {
         // Under a unit the release is journaled with its MESSAGE_ID; on a terminal the line on
         // stdout says it all.
         settings.logTarget.bootstrap(identifier: "service-monitor", level: settings.logTarget.resolved() == .journal ? .info : .warning)
-        let held = try await withEtcdClient(settings.etcd) { client in
-            try await StartupLease(
-                store: EtcdStateStore(client: client), layout: settings.layout, label: label, serviceID: serviceID,
-                logger: Logger(label: "service-monitor.release-lease")
-            ).release()
+        let held = try await settings.withBackend { backend in
+            try await release(label: label, serviceID: serviceID, with: backend.semaphore)
         }
         Output.write(held ? "released startup lease of \(serviceID) for \(label)\n" : "\(serviceID) held no startup lease for \(label)\n")
+    }
+
+    private func release(label: Label, serviceID: ServiceID, with semaphore: some StartupSemaphore) async throws -> Bool {
+        try await StartupLease(semaphore: semaphore, label: label, serviceID: serviceID, logger: Logger(label: "service-monitor.release-lease"))
+            .release()
     }
 }

@@ -1,5 +1,4 @@
 import ArgumentParser
-import Etcd
 import ServiceMonitor
 
 /// `service-monitor status`: instances and startup leases, for people or machines.
@@ -20,8 +19,8 @@ struct StatusCommand: AsyncParsableCommand {
     func run() async throws {
         let settings = try Settings(global, environment: Environment.current)
         let label = try label.map(Label.init)
-        let report = try await withEtcdClient(settings.etcd) { client in
-            try await StatusReport.read(from: EtcdStateStore(client: client), layout: settings.layout, label: label)
+        let report = try await settings.withBackend { backend in
+            try await backend.status(of: label)
         }
         Output.write(json ? try report.json() : report.table())
     }

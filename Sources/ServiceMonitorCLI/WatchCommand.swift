@@ -1,5 +1,4 @@
 import ArgumentParser
-import Etcd
 import Logging
 import ServiceLifecycle
 import ServiceMonitor
@@ -68,26 +67,33 @@ struct WatchCommand: AsyncParsableCommand {
 
         settings.logTarget.bootstrap(identifier: "service-monitor", level: .info)
         let logger = Logger(label: "service-monitor.watch")
-        let client = try EtcdClient(configuration: settings.etcd, logger: Logger(label: "service-monitor.etcd"))
+        let (backend, backendServices) = try settings.makeBackend(logger: Logger(label: "service-monitor.etcd"))
         try await withHealthChecker(target: target, configuration: checkerConfiguration) { checker in
-            let progress = ProgressSignal()
-            let monitor = Monitor(
-                configuration: configuration, checker: checker, store: EtcdStateStore(client: client),
-                progress: progress, logger: logger
+            try await run(
+                configuration, checker: checker, checkerConfiguration: checkerConfiguration,
+                backend: backend, backendServices: backendServices, settings: settings, logger: logger
             )
-            // The client comes first so graceful shutdown stops it last, after the monitor
-            // has deregistered through it.
-            var services: [any Service] = [client, monitor]
-            if let watchdog = try Watchdog.fromEnvironment() {
-                // A healthy loop completes a check at least every interval + timeout.
-                let stallTimeout = configuration.interval + checkerConfiguration.timeout + settings.commandTimeout
-                services.append(WatchdogPinger(watchdog: watchdog, progress: progress, stallTimeout: stallTimeout, logger: logger))
-            }
-            let group = ServiceGroup(
-                configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
-            )
-            try await group.run()
         }
+    }
+
+    private func run(
+        _ configuration: MonitorConfiguration, checker: HealthChecker, checkerConfiguration: HealthChecker.Configuration,
+        backend: some StoreBackend, backendServices: [any Service], settings: Settings, logger: Logger
+    ) async throws {
+        let progress = ProgressSignal()
+        let monitor = Monitor(configuration: configuration, checker: checker, backend: backend, progress: progress, logger: logger)
+        // The backend's services come first so graceful shutdown stops them last, after
+        // the monitor has deregistered through them.
+        var services: [any Service] = backendServices + [monitor]
+        if let watchdog = try Watchdog.fromEnvironment() {
+            // A healthy loop completes a check at least every interval + timeout.
+            let stallTimeout = configuration.interval + checkerConfiguration.timeout + settings.commandTimeout
+            services.append(WatchdogPinger(watchdog: watchdog, progress: progress, stallTimeout: stallTimeout, logger: logger))
+        }
+        let group = ServiceGroup(
+            configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        )
+        try await group.run()
     }
 
     /// Everything checked before the first etcd call: bad input exits 64 having written nothing.
@@ -113,7 +119,7 @@ struct WatchCommand: AsyncParsableCommand {
         }
         let host = try HostAddress.resolve(flag: global.hostIP, environment: environment)
         return MonitorConfiguration(
-            label: label, serviceID: serviceID, host: host, info: info, layout: settings.layout,
+            label: label, serviceID: serviceID, host: host, info: info,
             interval: interval, rise: rise, fall: fall, ttl: ttl, readyWhen: readyWhen,
             commandTimeout: settings.commandTimeout, releasesStartupLease: !noReleaseLease
         )

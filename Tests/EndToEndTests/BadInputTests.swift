@@ -3,7 +3,7 @@ import Foundation
 import Testing
 import TestSupport
 
-/// One malformed invocation and what SPEC §3 promises for it: the documented exit status, one
+/// One malformed invocation and what docs/commands.md promises for it: the documented exit status, one
 /// line on standard error naming the bad value, nothing on standard output, nothing in etcd.
 struct BadInvocation: Sendable, CustomTestStringConvertible {
     var name: String

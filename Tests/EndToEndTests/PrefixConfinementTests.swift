@@ -5,7 +5,7 @@ import Testing
 import TestSupport
 
 /// Nothing a caller passes as label, service id or service-info writes outside
-/// `<prefix>/<label>/` (SPEC §3, §4): every write path runs with the most hostile valid names
+/// `<prefix>/<label>/` (docs/store-layout.md): every write path runs with the most hostile valid names
 /// while a watch on the whole keyspace records each key written.
 @Suite("Prefix confinement", .timeLimit(.minutes(3)))
 struct PrefixConfinementTests {

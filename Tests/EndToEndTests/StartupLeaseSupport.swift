@@ -4,7 +4,7 @@ import Synchronization
 import TestSupport
 
 /// One label's startup lease as the tests drive it: real `acquire-lease` / `release-lease`
-/// processes against a real etcd, and the keys of SPEC §4 read back with the etcd client.
+/// processes against a real etcd, and the keys of docs/store-layout.md read back with the etcd client.
 struct StartupLeaseFixture: Sendable {
     let cluster: EtcdCluster
     let client: EtcdClient

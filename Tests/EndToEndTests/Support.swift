@@ -107,7 +107,7 @@ final class MonitorProcess: @unchecked Sendable {
     }
 }
 
-/// The instance record as the contract (SPEC §4) describes it, decoded independently of the
+/// The instance record as the contract (docs/store-layout.md) describes it, decoded independently of the
 /// product's own types.
 // @unchecked: the JSON object is immutable once decoded.
 struct StoredRecord: @unchecked Sendable {

@@ -3,7 +3,7 @@ import ServiceMonitor
 import Testing
 import TestSupport
 
-@Suite("Labels, service ids and the key layout")
+@Suite("Labels and service ids")
 struct NameTests {
     @Test(arguments: ["web", "Elasticsearch", "es-1", "a.b_c-d", String(repeating: "x", count: 128), "..."])
     func acceptsNamesThatCannotEscapeThePrefix(name: String) throws {
@@ -34,20 +34,6 @@ struct NameTests {
     @Test func labelsAreCaseInsensitive() throws {
         #expect(try Label("MyService") == Label("myservice"))
         #expect(throws: BadInput.self) { try Label("my/service") }
-    }
-
-    @Test func keysStayUnderThePrefixAndLabel() throws {
-        let layout = try KeyLayout(prefix: "/service-monitor/")
-        let label = try Label("Web"), id = try ServiceID("web-1")
-        #expect(layout.root == "/service-monitor/")
-        #expect(layout.instance(label, id) == "/service-monitor/web/instances/web-1")
-        #expect(layout.instances(label) == "/service-monitor/web/instances/")
-        #expect(layout.startupHolder(label, id) == "/service-monitor/web/startup/holders/web-1")
-        #expect(layout.startupQueueEntry(label, id) == "/service-monitor/web/startup/queue/web-1")
-        #expect(try KeyLayout(prefix: "/a/b").label(label) == "/a/b/web/")
-        for bad in ["", "/", "/a/../b", "/a//b", "/a\nb"] {
-            #expect(throws: BadInput.self, "\(bad.debugDescription)") { try KeyLayout(prefix: bad) }
-        }
     }
 }
 

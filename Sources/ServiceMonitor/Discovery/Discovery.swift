@@ -1,50 +1,33 @@
 /// `hosts`: which instances of a label are up, once, until enough are, or on every change.
-public struct Discovery<Store: StateStore>: Sendable {
-    public let store: Store
-    public let prefix: String
+public struct Discovery<Registry: InstanceRegistry>: Sendable {
+    public let registry: Registry
+    public let label: Label
 
-    public init(store: Store, layout: KeyLayout, label: Label) {
-        self.store = store
-        self.prefix = layout.instances(label)
+    public init(registry: Registry, label: Label) {
+        self.registry = registry
+        self.label = label
     }
 
     /// One linearizable read.
     public func current() async throws -> [InstanceRecord] {
-        try await InstanceSet(store.list(prefix: prefix)).up
+        try await registry.instances(of: label).filter { $0.state == .up }
     }
 
-    /// Calls `body` with the instances that are up now and again after every change of the set
-    /// (not on writes that leave it as it was), until `body` returns `false`. Driven by a watch
-    /// that resumes after member loss; a compacted revision is handled by listing again.
+    /// Calls `body` with the instances that are up now and again after every change of that
+    /// set (not on writes that leave it as it was), until `body` returns `false`.
     public func follow(_ body: @escaping @Sendable ([InstanceRecord]) async throws -> Bool) async throws {
-        let state = FollowState()
-        while true {
-            let listing = try await store.list(prefix: prefix)
-            state.set = InstanceSet(listing)
-            guard try await state.deliverIfChanged(body) else { return }
-            do {
-                try await store.watch(prefix: prefix, after: listing.revision) { changes in
-                    state.set.apply(changes)
-                    return try await state.deliverIfChanged(body)
-                }
-                return
-            } catch is StoreCompactedError {
-                continue
-            }
+        let delivered = Delivered()
+        try await registry.follow(label) { instances in
+            let up = instances.filter { $0.state == .up }
+            guard up != delivered.last else { return true }
+            delivered.last = up
+            return try await body(up)
         }
     }
 }
 
-/// What `follow` tracks between batches; only one batch (or listing) is handled at a time, so
-/// nothing touches it concurrently.
-private final class FollowState: @unchecked Sendable {
-    var set = InstanceSet(StoreListing(revision: 0, entries: []))
-    var delivered: [InstanceRecord]?
-
-    func deliverIfChanged(_ body: @Sendable ([InstanceRecord]) async throws -> Bool) async throws -> Bool {
-        let up = set.up
-        guard up != delivered else { return true }
-        delivered = up
-        return try await body(up)
-    }
+/// The last set `follow` delivered; the registry calls back one change at a time, so nothing
+/// touches it concurrently.
+private final class Delivered: @unchecked Sendable {
+    var last: [InstanceRecord]?
 }

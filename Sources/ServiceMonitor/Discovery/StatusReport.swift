@@ -1,15 +1,29 @@
-/// `status`: every label's instances and startup lease, from one read of the prefix.
+/// `status`: every label's instances and startup lease, as a backend read them at once
+/// (``StoreBackend/status(of:)``).
 public struct StatusReport: Sendable, Encodable {
     public struct LabelStatus: Sendable, Encodable {
         public var label: String
+        /// Oldest registration first.
         public var instances: [InstanceRecord]
         public var startup: StartupStatus
+
+        public init(label: String, instances: [InstanceRecord], startup: StartupStatus) {
+            self.label = label
+            self.instances = instances
+            self.startup = startup
+        }
     }
 
     public struct StartupStatus: Sendable, Encodable {
+        /// Oldest first.
         public var holders: [Holder]
         /// Waiters in the order they asked.
         public var queue: [String]
+
+        public init(holders: [Holder], queue: [String]) {
+            self.holders = holders
+            self.queue = queue
+        }
     }
 
     public struct Holder: Sendable, Encodable {
@@ -17,50 +31,22 @@ public struct StatusReport: Sendable, Encodable {
         /// Seconds until the holder's lease ends on its own; `nil` when it has just ended.
         public var secondsLeft: Int64?
 
+        public init(serviceID: String, secondsLeft: Int64?) {
+            self.serviceID = serviceID
+            self.secondsLeft = secondsLeft
+        }
+
         enum CodingKeys: String, CodingKey {
             case serviceID = "service_id"
             case secondsLeft = "seconds_left"
         }
     }
 
+    /// Sorted by label.
     public var labels: [LabelStatus]
 
-    /// Reads everything under the prefix (or one label) at once, then each holder's lease.
-    public static func read(from store: some StateStore, layout: KeyLayout, label: Label?) async throws -> StatusReport {
-        let prefix = label.map(layout.label) ?? layout.root
-        let listing = try await store.list(prefix: prefix)
-        var byLabel: [String: (instances: [StoreEntry], holders: [StoreEntry], queue: [StoreEntry])] = [:]
-        for entry in listing.entries {
-            // <prefix>/<label>/<kind…>/<service-id>
-            let relative = entry.key.dropFirst(layout.root.count).split(separator: "/", omittingEmptySubsequences: false)
-            guard relative.count >= 3 else { continue }
-            let name = String(relative[0])
-            let kind = relative.dropFirst().dropLast().joined(separator: "/")
-            switch kind {
-            case "instances": byLabel[name, default: ([], [], [])].instances.append(entry)
-            case "startup/holders": byLabel[name, default: ([], [], [])].holders.append(entry)
-            case "startup/queue": byLabel[name, default: ([], [], [])].queue.append(entry)
-            default: continue
-            }
-        }
-        var labels: [LabelStatus] = []
-        for (name, entries) in byLabel.sorted(by: { $0.key < $1.key }) {
-            let instances = entries.instances
-                .sorted { $0.createRevision < $1.createRevision }
-                .compactMap { try? InstanceRecord.decode($0.value) }
-            var holders: [Holder] = []
-            for holder in entries.holders.sorted(by: { $0.createRevision < $1.createRevision }) {
-                let left = holder.lease == 0 ? nil : try await store.timeToLive(lease: holder.lease)
-                holders.append(Holder(serviceID: Self.serviceID(of: holder), secondsLeft: left?.components.seconds))
-            }
-            let queue = entries.queue.sorted { $0.createRevision < $1.createRevision }.map(Self.serviceID)
-            labels.append(LabelStatus(label: name, instances: instances, startup: StartupStatus(holders: holders, queue: queue)))
-        }
-        return StatusReport(labels: labels)
-    }
-
-    private static func serviceID(of entry: StoreEntry) -> String {
-        String(entry.key.split(separator: "/").last ?? "")
+    public init(labels: [LabelStatus]) {
+        self.labels = labels
     }
 
     public func json() throws -> String {

@@ -8,7 +8,7 @@ import Musl
 
 /// The address this host publishes for its instances (`--host-ip`).
 public enum HostAddress {
-    /// `--host-ip`, else `COREOS_PRIVATE_IPV4` (as the original tool's fleet units set), else the
+    /// `--host-ip`, else `COREOS_PRIVATE_IPV4` (as CoreOS machines set it for fleet units), else the
     /// IPv4 address of the interface holding the default route.
     public static func resolve(flag: String?, environment: [String: String]) throws(BadInput) -> String {
         if let flag {

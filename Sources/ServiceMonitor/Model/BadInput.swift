@@ -18,7 +18,7 @@ extension String {
     /// The value as shown in an error line: quoted, with control characters escaped, so an empty
     /// value, spaces or a newline are visible; a long value (a pasted JSON document) is cut so the
     /// line stays readable.
-    var quotedForError: String {
+    public var quotedForError: String {
         guard count > 100 else { return debugDescription }
         return "\(prefix(64).description.debugDescription)… (\(count) characters)"
     }

@@ -1,4 +1,4 @@
-/// The exit codes every command uses (sysexits(3), SPEC §3).
+/// The exit codes every command uses (sysexits(3); docs/commands.md, Exit codes).
 public enum ExitStatus: Int32, Sendable {
     case ok = 0
     /// A negative outcome that is not an error: lease not acquired in time, `--min` not met.

@@ -1,7 +1,7 @@
 import FoundationEssentials
 import Posix
 
-/// What `watch` stores at `<prefix>/<label>/instances/<service-id>` (SPEC §4).
+/// What `watch` stores at `<prefix>/<label>/instances/<service-id>` (docs/store-layout.md).
 public struct InstanceRecord: Sendable, Hashable, Encodable {
     public enum State: String, Sendable, Hashable, Encodable {
         case up, down

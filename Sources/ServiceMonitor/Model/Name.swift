@@ -26,7 +26,7 @@ enum NameRules {
     }
 }
 
-/// A service label (`--label`). Labels are case-insensitive, as in the original tool: `Web` and
+/// A service label (`--label`). Labels are case-insensitive (docs/commands.md): `Web` and
 /// `web` are one label, stored lowercase.
 public struct Label: Sendable, Hashable, CustomStringConvertible {
     public let rawValue: String

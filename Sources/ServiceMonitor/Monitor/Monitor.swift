@@ -9,10 +9,10 @@ public import Systemd
 /// Two loops run side by side so a store outage never stops the checks: the check loop (which
 /// feeds the watchdog's ``ProgressSignal``) and the registrar (lease, keep-alive, writes).
 /// On graceful shutdown it sends `STOPPING=1` and revokes its lease, which deletes the record.
-public struct Monitor<Store: StateStore>: Service {
+public struct Monitor<Backend: StoreBackend>: Service {
     public let configuration: MonitorConfiguration
     public let checker: HealthChecker
-    public let store: Store
+    public let backend: Backend
     public let progress: ProgressSignal
     public var notifier: Notifier
     public var logger: Logger
@@ -20,14 +20,14 @@ public struct Monitor<Store: StateStore>: Service {
     public init(
         configuration: MonitorConfiguration,
         checker: HealthChecker,
-        store: Store,
+        backend: Backend,
         progress: ProgressSignal,
         notifier: Notifier = Notifier(),
         logger: Logger
     ) {
         self.configuration = configuration
         self.checker = checker
-        self.store = store
+        self.backend = backend
         self.progress = progress
         self.notifier = notifier
         self.logger = logger.withInstanceContext(
@@ -147,22 +147,24 @@ public struct Monitor<Store: StateStore>: Service {
         }
         while !Task.isCancelled {
             do {
-                let lease = try await store.grantLease(ttl: configuration.ttl)
-                status.update { $0.grantedLease = lease }
+                let registration = try await backend.registry.register(
+                    configuration.serviceID, of: configuration.label, ttl: configuration.ttl
+                )
+                status.update { $0.openRegistration = registration }
                 // Subscribed before the write: a transition during it is written right after.
                 let changes = status.changes()
-                let generation = try await write(status: status, lease: lease, storedUp: storedUp)
-                status.update { $0.registration = .registered(lease: lease) }
+                let generation = try await write(status: status, to: registration, storedUp: storedUp)
+                status.update { $0.registration = .registered }
                 registeredAt = .now
-                logRegistered(lease: lease, restoredAfter: lostSince)
+                logRegistered(registration, restoredAfter: lostSince)
                 lostSince = nil
                 notify([.status(status.statusLine())] + (configuration.readyWhen == .started ? [.ready] : []))
                 try await withThrowingDiscardingTaskGroup { group in
-                    group.addTask { try await store.keepAlive(lease: lease, ttl: configuration.ttl) }
+                    group.addTask { try await registration.keepAlive() }
                     group.addTask {
                         var written = generation
                         for await _ in changes {
-                            written = try await writeUntilStored(status: status, lease: lease, after: written, storedUp: storedUp)
+                            written = try await writeUntilStored(status: status, to: registration, after: written, storedUp: storedUp)
                         }
                         // The stream ends at shutdown; stop the keep-alive with us.
                         throw CancellationError()
@@ -172,8 +174,8 @@ public struct Monitor<Store: StateStore>: Service {
                 // Only our own cancellation (shutdown) ends registration; any other error,
                 // a CancellationError from inside a broken stream included, is retried.
                 guard !Task.isCancelled else { return }
-                status.update { $0.grantedLease = nil }
-                if store.isPermanent(error) { throw error }
+                status.update { $0.openRegistration = nil }
+                if backend.isPermanent(error) { throw error }
                 // Only a registration that lasted resets the back-off: one lost at once again
                 // must not turn into a loop of grants and writes.
                 if let registeredAt, ContinuousClock.now - registeredAt >= configuration.ttl {
@@ -201,7 +203,9 @@ public struct Monitor<Store: StateStore>: Service {
     }
 
     /// Writes the current record; returns the generation written.
-    private func write(status: MonitorStatus, lease: Int64, storedUp: AsyncStream<Void>.Continuation) async throws -> Int {
+    private func write(
+        status: MonitorStatus, to registration: some InstanceRegistration, storedUp: AsyncStream<Void>.Continuation
+    ) async throws -> Int {
         let snapshot = status.snapshot
         let record = InstanceRecord(
             serviceID: configuration.serviceID.rawValue,
@@ -213,7 +217,7 @@ public struct Monitor<Store: StateStore>: Service {
                 : (snapshot.transitionResult ?? snapshot.lastResult)?.detail ?? "",
             info: configuration.info
         )
-        try await store.put(configuration.instanceKey, value: try record.encoded(), lease: lease)
+        try await registration.publish(record)
         if record.state == .up {
             // Only the first matters; yields to the finished stream do nothing.
             storedUp.yield()
@@ -225,15 +229,16 @@ public struct Monitor<Store: StateStore>: Service {
     /// Writes after a transition, retrying while the store is briefly unreachable; a lost lease
     /// ends the keep-alive task, which cancels this and re-registers.
     private func writeUntilStored(
-        status: MonitorStatus, lease: Int64, after written: Int, storedUp: AsyncStream<Void>.Continuation
+        status: MonitorStatus, to registration: some InstanceRegistration, after written: Int,
+        storedUp: AsyncStream<Void>.Continuation
     ) async throws -> Int {
         guard status.snapshot.generation != written else { return written }
         while true {
             do {
-                return try await write(status: status, lease: lease, storedUp: storedUp)
+                return try await write(status: status, to: registration, storedUp: storedUp)
             } catch is CancellationError {
                 throw CancellationError()
-            } catch where store.isPermanent(error) {
+            } catch where backend.isPermanent(error) {
                 throw error
             } catch {
                 logger.warning("could not store the new state; retrying", metadata: ["service_monitor.error": "\(error)"])
@@ -242,7 +247,7 @@ public struct Monitor<Store: StateStore>: Service {
         }
     }
 
-    private func logRegistered(lease: Int64, restoredAfter lostSince: TimeOfDay?) {
+    private func logRegistered(_ registration: some InstanceRegistration, restoredAfter lostSince: TimeOfDay?) {
         if let lostSince {
             logger.notice(
                 "etcd reachable again; registered anew",
@@ -250,8 +255,8 @@ public struct Monitor<Store: StateStore>: Service {
             )
         }
         logger.info(
-            "registered \(configuration.serviceID) at \(configuration.instanceKey)",
-            metadata: ["message_id": "\(MessageID.registered)", "service_monitor.lease": "\(lease)"]
+            "registered \(configuration.serviceID) at \(registration.location)",
+            metadata: ["message_id": "\(MessageID.registered)", "service_monitor.lease": "\(registration.handle)"]
         )
     }
 
@@ -262,7 +267,7 @@ public struct Monitor<Store: StateStore>: Service {
     private func releaseStartupLease(after firstUp: AsyncStream<Void>) async {
         for await _ in firstUp {
             let lease = StartupLease(
-                store: store, layout: configuration.layout, label: configuration.label, serviceID: configuration.serviceID,
+                semaphore: backend.semaphore, label: configuration.label, serviceID: configuration.serviceID,
                 logger: logger, notifier: notifier
             )
             for attempt in 1...3 {
@@ -288,12 +293,12 @@ public struct Monitor<Store: StateStore>: Service {
         notify([.stopping, .status("stopping: deregistering")])
         // Stopped between the write and its acknowledgement, the record may exist already.
         let snapshot = status.snapshot
-        guard let lease = snapshot.grantedLease else {
+        guard let registration = snapshot.openRegistration else {
             logger.info("stopping; nothing registered to remove")
             return
         }
         do {
-            try await store.revokeLease(lease)
+            try await registration.end()
             logger.info("deregistered \(configuration.serviceID)", metadata: ["message_id": "\(MessageID.deregistered)"])
         } catch {
             logger.warning(

@@ -13,7 +13,6 @@ public struct MonitorConfiguration: Sendable {
     public var serviceID: ServiceID
     public var host: String
     public var info: ServiceInfo
-    public var layout: KeyLayout
     /// Between check starts.
     public var interval: Duration
     /// Consecutive results that flip the state.
@@ -28,7 +27,7 @@ public struct MonitorConfiguration: Sendable {
     public var releasesStartupLease: Bool
 
     public init(
-        label: Label, serviceID: ServiceID, host: String, info: ServiceInfo, layout: KeyLayout,
+        label: Label, serviceID: ServiceID, host: String, info: ServiceInfo,
         interval: Duration, rise: Int, fall: Int, ttl: Duration, readyWhen: ReadyWhen, commandTimeout: Duration,
         releasesStartupLease: Bool = true
     ) {
@@ -36,7 +35,6 @@ public struct MonitorConfiguration: Sendable {
         self.serviceID = serviceID
         self.host = host
         self.info = info
-        self.layout = layout
         self.interval = interval
         self.rise = rise
         self.fall = fall
@@ -45,7 +43,4 @@ public struct MonitorConfiguration: Sendable {
         self.commandTimeout = commandTimeout
         self.releasesStartupLease = releasesStartupLease
     }
-
-    /// The key this instance's record lives at.
-    public var instanceKey: String { layout.instance(label, serviceID) }
 }

@@ -9,7 +9,7 @@ import Glibc
 final class MonitorStatus: Sendable {
     enum Registration: Sendable, Equatable {
         case pending
-        case registered(lease: Int64)
+        case registered
         /// etcd could not be reached (or the lease was lost) since `since`.
         case degraded(since: TimeOfDay, reason: String)
     }
@@ -21,9 +21,9 @@ final class MonitorStatus: Sendable {
         /// The result of the check that last flipped the state; what the record's detail says.
         var transitionResult: CheckResult?
         var registration: Registration = .pending
-        /// The lease granted for the registration under way: a record may already be on it
-        /// before `registration` says so, and shutdown must revoke it then too.
-        var grantedLease: Int64?
+        /// The registration under way: a record may already be published on it before
+        /// `registration` says so, and shutdown must end it then too.
+        var openRegistration: (any InstanceRegistration)?
         /// Bumped on every transition, so the registrar can tell a record it wrote is stale.
         var generation = 0
     }

@@ -1,13 +1,19 @@
 import FoundationEssentials
 
-/// The small JSON stored at holder and queue keys, for people reading `etcdctl get` or
-/// `status`; the semaphore itself decides on keys, create revisions and leases only.
-struct StartupEntryValue: Sendable, Hashable, Codable {
-    var serviceID: String
+/// The small JSON stored with each holder and waiter, for people reading the store or
+/// `status`; the semaphore itself decides on order and expiry only.
+public struct StartupEntryValue: Sendable, Hashable, Codable {
+    public var serviceID: String
     /// The address of the asking host, when known.
-    var host: String?
+    public var host: String?
     /// When this id asked, RFC 3339 UTC.
-    var askedAt: String
+    public var askedAt: String
+
+    public init(serviceID: String, host: String?, askedAt: String) {
+        self.serviceID = serviceID
+        self.host = host
+        self.askedAt = askedAt
+    }
 
     enum CodingKeys: String, CodingKey {
         case serviceID = "service_id"
@@ -15,7 +21,7 @@ struct StartupEntryValue: Sendable, Hashable, Codable {
         case askedAt = "asked_at"
     }
 
-    func encoded() throws -> [UInt8] {
+    public func encoded() throws -> [UInt8] {
         try JSONCoding.encode(self)
     }
 }

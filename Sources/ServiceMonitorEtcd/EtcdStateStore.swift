@@ -1,8 +1,8 @@
 import Etcd
-import ServiceMonitor
 
-/// The etcd client as the core's store.
-struct EtcdStateStore: StateStore {
+/// The etcd client in the terms the backend's algorithms use: leases, keys with create
+/// revisions, guarded transactions and watches after a revision.
+struct EtcdStateStore: Sendable {
     let client: EtcdClient
 
     func grantLease(ttl: Duration) async throws -> Int64 {
@@ -49,6 +49,8 @@ struct EtcdStateStore: StateStore {
         try await client.txn(if: conditions.map(Compare.init), then: operations.map(TxnOperation.init)).succeeded
     }
 
+    /// Whether retrying cannot cure `error`: etcd refused these credentials, this user's
+    /// permissions or the TLS setup.
     func isPermanent(_ error: any Error) -> Bool {
         guard let error = error as? EtcdError else { return false }
         // A handshake cut short is what a member going down looks like, not a refusal.

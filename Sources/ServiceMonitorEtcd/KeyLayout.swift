@@ -1,4 +1,6 @@
-/// Where service-monitor keeps its state in the store (SPEC §4):
+public import ServiceMonitor
+
+/// Where service-monitor keeps its state in etcd (docs/store-layout.md):
 ///
 ///     <prefix>/<label>/instances/<service-id>   instance record (JSON), on the watcher's lease
 ///     <prefix>/<label>/startup/holders/<id>      startup-lease holders, on a --lease-timeout lease
@@ -45,4 +47,43 @@ public struct KeyLayout: Sendable, Hashable {
     public func startupQueue(_ label: Label) -> String { startup(label) + "queue/" }
 
     public func startupQueueEntry(_ label: Label, _ id: ServiceID) -> String { startupQueue(label) + id.rawValue }
+
+    /// What a key under the prefix is, as ``label(_:)`` and the functions after it build them;
+    /// `nil` for any other key.
+    public func entry(at key: String) -> Entry? {
+        guard key.hasPrefix(root) else { return nil }
+        let parts = key.dropFirst(root.count).split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count >= 3, !parts[0].isEmpty else { return nil }
+        let label = String(parts[0])
+        switch (parts.count, parts[1], parts[2]) {
+        case (3, "instances", let id): return .instance(label: label, serviceID: String(id))
+        case (3, "startup", "admissions"): return .startupAdmissions(label: label)
+        case (4, "startup", "holders"): return .startupHolder(label: label, serviceID: String(parts[3]))
+        case (4, "startup", "queue"): return .startupQueueEntry(label: label, serviceID: String(parts[3]))
+        default: return nil
+        }
+    }
+
+    /// A key of the layout, parsed.
+    public enum Entry: Sendable, Hashable {
+        case instance(label: String, serviceID: String)
+        case startupHolder(label: String, serviceID: String)
+        case startupQueueEntry(label: String, serviceID: String)
+        case startupAdmissions(label: String)
+
+        public var label: String {
+            switch self {
+            case .instance(let label, _), .startupHolder(let label, _), .startupQueueEntry(let label, _), .startupAdmissions(let label):
+                label
+            }
+        }
+
+        /// The service id of an instance, holder or waiter key.
+        public var serviceID: String? {
+            switch self {
+            case .instance(_, let id), .startupHolder(_, let id), .startupQueueEntry(_, let id): id
+            case .startupAdmissions: nil
+            }
+        }
+    }
 }

@@ -1,3 +1,5 @@
+public import ServiceMonitor
+
 /// One read of a label's `startup/` keys: who holds a slot, who waits in which order, and the
 /// admissions counter's version — everything a waiter decides on.
 public struct StartupSnapshot: Sendable, Hashable {
@@ -10,7 +12,10 @@ public struct StartupSnapshot: Sendable, Hashable {
     /// The store revision of the read.
     public var revision: Int64
 
+    let layout: KeyLayout
+
     public init(listing: StoreListing, layout: KeyLayout, label: Label) {
+        self.layout = layout
         let holdersPrefix = layout.startupHolders(label)
         let queuePrefix = layout.startupQueue(label)
         let admissions = layout.startupAdmissions(label)
@@ -21,10 +26,10 @@ public struct StartupSnapshot: Sendable, Hashable {
     }
 
     /// The service ids of the holders, oldest first.
-    public var holderIDs: [String] { holders.map { Self.serviceID(ofKey: $0.key) } }
+    public var holderIDs: [String] { holders.map { serviceID(ofKey: $0.key) } }
 
     /// The service ids of the waiters, first in line first.
-    public var queueIDs: [String] { queue.map { Self.serviceID(ofKey: $0.key) } }
+    public var queueIDs: [String] { queue.map { serviceID(ofKey: $0.key) } }
 
     /// How many waiters are ahead of the entry at `key`; `nil` when it is not queued.
     public func position(of key: String) -> Int? {
@@ -49,9 +54,9 @@ public struct StartupSnapshot: Sendable, Hashable {
         return .waitForPredecessor(key: queue[position - 1].key)
     }
 
-    /// The last segment of a holder or queue key.
-    static func serviceID(ofKey key: String) -> String {
-        String(key.split(separator: "/").last ?? "")
+    /// The service id of a holder or queue key.
+    func serviceID(ofKey key: String) -> String {
+        layout.entry(at: key)?.serviceID ?? key
     }
 }
 

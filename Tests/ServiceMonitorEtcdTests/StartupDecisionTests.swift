@@ -1,4 +1,5 @@
 import ServiceMonitor
+import ServiceMonitorEtcd
 import Testing
 
 /// The pure part of the startup semaphore: who is where, and what a waiter does next.
