@@ -1,6 +1,5 @@
-// FoundationEssentials, not Foundation: with Foundation, `String.contains` resolves to its
-// locale-aware overload, which links ICU and its 30 MB of data into the binary.
-import FoundationEssentials
+// No Foundation here: with it, `String.contains` resolves to its locale-aware overload, which
+// links ICU and its 30 MB of data into the binary (BinaryFootprintTests catches that).
 import GRPCCore
 import GRPCNIOTransportHTTP2
 import Posix
