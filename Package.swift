@@ -204,6 +204,16 @@ let package = Package(
             swiftSettings: sharedSwiftSettings
         ),
         .testTarget(
+            name: "PosixTests",
+            dependencies: ["Posix"],
+            swiftSettings: sharedSwiftSettings
+        ),
+        .testTarget(
+            name: "RacingTests",
+            dependencies: ["Racing"],
+            swiftSettings: sharedSwiftSettings
+        ),
+        .testTarget(
             name: "EtcdTests",
             dependencies: [
                 "Etcd",
