@@ -52,7 +52,7 @@ struct EtcdStateStore: StateStore {
     func isPermanent(_ error: any Error) -> Bool {
         guard let error = error as? EtcdError else { return false }
         // A handshake cut short is what a member going down looks like, not a refusal.
-        if error.code == .tlsFailure { return !error.message.contains("EOF during handshake") }
+        if error.code == .tlsFailure { return !error.connectionClosedDuringHandshake }
         return [.permissionDenied, .authenticationFailed, .invalidConfiguration].contains(error.code)
     }
 
