@@ -46,7 +46,7 @@ struct HostsCommand: AsyncParsableCommand {
         if let min, min < 1 {
             throw BadInput(option: "--min", message: "\(min): must be at least 1")
         }
-        let waitLimit = try wait.map { try Settings.positive($0, option: "--wait") }
+        let waitLimit = try wait.map { try Duration(parsingPositive: $0, option: "--wait") }
         if watch, min != nil || waitLimit != nil {
             throw BadInput(option: "--watch", message: "cannot be combined with --min or --wait")
         }

@@ -27,12 +27,12 @@ struct InMemoryBackendTests {
         #expect(try await backend.semaphore.holds(id, of: label))
 
         try await withLoopbackHTTPServer(responding: .init(status: 200)) { server in
-            try await withHealthChecker(target: try CheckTarget(parsing: server.baseURL + "/health")) { checker in
-                let configuration = MonitorConfiguration(
-                    label: label, serviceID: id, host: "127.0.0.1", info: .defaultInfo(for: id),
-                    interval: .milliseconds(200), rise: 1, fall: 1, ttl: .seconds(5), readyWhen: .started,
-                    commandTimeout: .seconds(2)
-                )
+            let configuration = try MonitorConfiguration(
+                label: label, serviceID: id, host: "127.0.0.1", info: .defaultInfo(for: id),
+                target: try CheckTarget(parsing: server.baseURL + "/health"), checks: .init(timeout: .milliseconds(100)),
+                interval: .milliseconds(200), ttl: .seconds(5), readyWhen: .started, commandTimeout: .seconds(2)
+            )
+            try await withHealthChecker(target: configuration.target, configuration: configuration.checks) { checker in
                 let monitor = Monitor(configuration: configuration, checker: checker, backend: backend, progress: ProgressSignal(), logger: logger)
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     group.addTask { try await monitor.run() }

@@ -27,12 +27,9 @@ public final class HealthChecker: Sendable {
     private let probe: Probe
     private let classifier: FailureClassifier
 
-    /// - Throws: ``HealthCheckError`` with ``HealthCheckError/Code/invalidTimeout`` for a
-    ///   non-positive timeout, ``HealthCheckError/Code/unreadableTrustRoots`` for a bad CA file.
-    public init(target: CheckTarget, configuration: Configuration = Configuration()) throws(HealthCheckError) {
-        guard configuration.timeout > .zero else {
-            throw .badValue(.invalidTimeout, option: "--timeout", value: "\(configuration.timeout)", "must be positive")
-        }
+    /// - Throws: ``BadInput`` with ``BadInput/Code/unreadableTrustRoots`` for a bad CA file, the
+    ///   one thing only opening it can tell.
+    public init(target: CheckTarget, configuration: Configuration = .defaults) throws(BadInput) {
         self.target = target
         self.configuration = configuration
         self.classifier = FailureClassifier(timeout: configuration.timeout, host: target.host)
@@ -104,7 +101,7 @@ public final class HealthChecker: Sendable {
 /// `body` throws). `body` runs in the caller's isolation.
 public func withHealthChecker<Result>(
     target: CheckTarget,
-    configuration: HealthChecker.Configuration = .init(),
+    configuration: HealthChecker.Configuration = .defaults,
     isolation: isolated (any Actor)? = #isolation,
     _ body: (HealthChecker) async throws -> Result
 ) async throws -> Result {
