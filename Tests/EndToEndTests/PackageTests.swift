@@ -139,8 +139,9 @@ struct PackageTests {
 
     /// lintian finds no error and no warning in either package; every finding that is overridden
     /// says why (lintian prints the comment above an override as an "N:" line before the "O:").
+    /// `--fail-on none`: with --show-overrides, lintian would count the overridden ones as failures.
     func checkLintian(_ packages: [String]) throws {
-        let lintian = try Command.run("lintian", ["--fail-on", "error,warning", "--show-overrides"] + packages, timeout: .seconds(400))
+        let lintian = try Command.run("lintian", ["--fail-on", "none", "--show-overrides"] + packages, timeout: .seconds(400))
         let lines = lintian.standardOutput.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         let findings = lines.filter { $0.hasPrefix("E: ") || $0.hasPrefix("W: ") }
         #expect(lintian.status == 0 && findings.isEmpty, "\(lintian)")
@@ -291,13 +292,21 @@ struct PackageTests {
     }
 
     func backtraceOfVersion() throws -> String {
-        let gdb = try Command.run("gdb", ["-nx", "-batch", "-ex", "set pagination off", "-ex", "break exit", "-ex", "run", "-ex", "bt",
-                                          "--args", "/usr/bin/service-monitor", "--version"], timeout: .seconds(180))
+        let gdb = try runWithSignalsUnblocked("gdb", ["-nx", "-batch", "-ex", "set pagination off", "-ex", "break exit", "-ex", "run", "-ex", "bt",
+                                                      "--args", "/usr/bin/service-monitor", "--version"], timeout: .seconds(180))
         #expect(gdb.status == 0, "\(gdb)")
         return gdb.standardOutput
     }
 
     // MARK: - Helpers
+
+    /// Runs a program with no signal blocked. A process started from a Swift concurrency thread
+    /// inherits that thread's signal mask, which blocks SIGCHLD among others: gdb then never learns
+    /// that its inferior stopped. python3 clears the mask and execs the program.
+    func runWithSignalsUnblocked(_ executable: String, _ arguments: [String], timeout: Duration) throws -> CommandResult {
+        let unblock = "import os, signal, sys; signal.pthread_sigmask(signal.SIG_SETMASK, ()); os.execvp(sys.argv[1], sys.argv[1:])"
+        return try Command.run("python3", ["-c", unblock, executable] + arguments, timeout: timeout)
+    }
 
     /// The GNU build id of an ELF file, as readelf prints it, or nil when it has none.
     func gnuBuildID(of path: String) throws -> String? {
