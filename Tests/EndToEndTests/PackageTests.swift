@@ -38,53 +38,62 @@ struct PackageTests {
     static let apt = ["-y", "-q", "-o", "DPkg::Lock::Timeout=120"]
     static let aptEnvironment: [String: String?] = ["DEBIAN_FRONTEND": "noninteractive"]
 
-    @Test func installsEveryFileExplainsItsJournalEntriesAndRemovesCleanly() throws {
+    @Test func installsEveryFileExplainsItsJournalEntriesAndRemovesCleanly() async throws {
         try #require(getuid() == 0, "installing a package needs root (./dev test runs as root)")
         // A run that was killed before its cleanup may have left the package behind.
-        try purge()
-        defer { try? purge() }
+        try await purge()
+        do {
+            try await installUseAndRemove()
+        } catch {
+            try? await purge()
+            throw error
+        }
+        try? await purge()
+    }
 
+    /// The test's body, between the purges that leave the machine as it was found.
+    func installUseAndRemove() async throws {
         let directory = try EtcdTestPaths.makeTemporaryDirectory(prefix: "package")
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let deb = try buildPackage(into: directory)
-        let install = try Command.run("apt-get", Self.apt + ["install", deb], environment: Self.aptEnvironment, timeout: .seconds(300))
+        let deb = try await buildPackage(into: directory)
+        let install = try await Command.run("apt-get", Self.apt + ["install", deb], environment: Self.aptEnvironment, timeout: .seconds(300))
         try #require(install.status == 0, "\(install)")
-        #expect(try installedStatus() == "install ok installed")
+        #expect(try await installedStatus() == "install ok installed")
 
-        try checkFiles()
-        try checkBinaryManPageAndCompletions()
-        try checkUnits()
-        try checkCatalog()
+        try await checkFiles()
+        try await checkBinaryManPageAndCompletions()
+        try await checkUnits()
+        try await checkCatalog()
 
         // Removal takes every file with it, and the catalog index forgets the entries.
-        let remove = try Command.run("apt-get", Self.apt + ["remove", Self.package], environment: Self.aptEnvironment, timeout: .seconds(300))
+        let remove = try await Command.run("apt-get", Self.apt + ["remove", Self.package], environment: Self.aptEnvironment, timeout: .seconds(300))
         try #require(remove.status == 0, "\(remove)")
         for file in Self.installedFiles {
             #expect(!FileManager.default.fileExists(atPath: file), "\(file) is still there after apt-get remove")
         }
-        let listed = try Command.run("journalctl", ["--list-catalog"] + catalogIDs())
+        let listed = try await Command.run("journalctl", ["--list-catalog"] + catalogIDs())
         #expect(!listed.standardOutput.contains("service-monitor"), "catalog still indexed after removal: \(listed)")
-        try purge()
-        #expect(try installedStatus() == nil)
+        try await purge()
+        #expect(try await installedStatus() == nil)
     }
 
     // MARK: - Steps
 
     /// Runs packaging/build-deb.sh on the debug binary; returns the .deb's path.
-    func buildPackage(into directory: String) throws -> String {
+    func buildPackage(into directory: String) async throws -> String {
         // apt reads a local .deb as the unprivileged _apt user: the directory must be world-readable.
         try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: directory)
         let binary = try BuildProducts.executable(named: "service-monitor")
         let script = Self.repository.appendingPathComponent("packaging/build-deb.sh").path
-        let built = try Command.run(script, ["--fast", "--allow-unpackaged-libraries", binary, directory], timeout: .seconds(300))
+        let built = try await Command.run(script, ["--fast", "--allow-unpackaged-libraries", binary, directory], timeout: .seconds(300))
         try #require(built.status == 0, "\(built)")
         let deb = built.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines)
-        let version = try Command.run(binary, ["--version"]).standardOutput.trimmingCharacters(in: .whitespacesAndNewlines)
-        let architecture = try Command.run("dpkg", ["--print-architecture"]).standardOutput.trimmingCharacters(in: .whitespacesAndNewlines)
+        let version = try await Command.run(binary, ["--version"]).standardOutput.trimmingCharacters(in: .whitespacesAndNewlines)
+        let architecture = try await Command.run("dpkg", ["--print-architecture"]).standardOutput.trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(deb == "\(directory)/service-monitor_\(version)_\(architecture).deb")
         try #require(FileManager.default.fileExists(atPath: deb), "no package at \(deb.debugDescription)")
 
-        let fields = try Command.run("dpkg-deb", ["--field", deb, "Package", "Version", "Architecture", "Depends"]).standardOutput
+        let fields = try await Command.run("dpkg-deb", ["--field", deb, "Package", "Version", "Architecture", "Depends"]).standardOutput
         #expect(fields.contains("Package: service-monitor\n"), "\(fields)")
         #expect(fields.contains("Version: \(version)\n"), "\(fields)")
         #expect(fields.contains("Architecture: \(architecture)\n"), "\(fields)")
@@ -93,8 +102,8 @@ struct PackageTests {
         return deb
     }
 
-    func checkFiles() throws {
-        let listing = try Command.run("dpkg", ["-L", Self.package])
+    func checkFiles() async throws {
+        let listing = try await Command.run("dpkg", ["-L", Self.package])
         #expect(listing.status == 0, "\(listing)")
         let listed = Set(listing.standardOutput.split(separator: "\n").map(String.init))
         for file in Self.installedFiles {
@@ -119,30 +128,30 @@ struct PackageTests {
         }
     }
 
-    func checkBinaryManPageAndCompletions() throws {
-        let installed = try Command.run("/usr/bin/service-monitor", ["--version"])
-        let built = try Command.run(try BuildProducts.executable(named: "service-monitor"), ["--version"])
+    func checkBinaryManPageAndCompletions() async throws {
+        let installed = try await Command.run("/usr/bin/service-monitor", ["--version"])
+        let built = try await Command.run(try BuildProducts.executable(named: "service-monitor"), ["--version"])
         #expect(installed.status == 0, "\(installed)")
         #expect(installed.standardOutput == built.standardOutput && !built.standardOutput.isEmpty, "\(installed) vs \(built)")
 
         // The page is generated from the CLI: every command and its options are in it.
-        let page = try Command.run("gzip", ["-dc", "/usr/share/man/man1/service-monitor.1.gz"])
+        let page = try await Command.run("gzip", ["-dc", "/usr/share/man/man1/service-monitor.1.gz"])
         #expect(page.status == 0, "\(page)")
         #expect(page.standardOutput.hasPrefix(".TH \"SERVICE-MONITOR\" \"1\""), "\(page.standardOutput.prefix(200))")
         for text in ["watch", "hosts", "acquire-lease", "release-lease", "status", "\\-\\-monitor\\-url", "\\-\\-lease\\-timeout", "\\-\\-endpoints"] {
             #expect(page.standardOutput.contains(text), "man page lacks \(text)")
         }
         if (try? Command.resolve("man")) != nil {
-            let located = try Command.run("man", ["-w", "service-monitor"])
+            let located = try await Command.run("man", ["-w", "service-monitor"])
             #expect(located.standardOutput == "/usr/share/man/man1/service-monitor.1.gz\n", "\(located)")
             // man renders it without complaint.
-            let rendered = try Command.run("man", ["--warnings", "-P", "cat", "service-monitor"], environment: ["MANWIDTH": "100"])
+            let rendered = try await Command.run("man", ["--warnings", "-P", "cat", "service-monitor"], environment: ["MANWIDTH": "100"])
             #expect(rendered.status == 0 && rendered.standardError.isEmpty, "\(rendered)")
             #expect(rendered.standardOutput.contains("acquire-lease"), "\(rendered)")
         }
 
         // bash loads the completion and registers it for the command.
-        let bash = try Command.run("bash", ["-c", "source /usr/share/bash-completion/completions/service-monitor && complete -p service-monitor"])
+        let bash = try await Command.run("bash", ["-c", "source /usr/share/bash-completion/completions/service-monitor && complete -p service-monitor"])
         #expect(bash.status == 0 && bash.standardOutput.contains("service-monitor"), "\(bash)")
         let zsh = try String(contentsOfFile: "/usr/share/zsh/vendor-completions/_service-monitor", encoding: .utf8)
         #expect(zsh.hasPrefix("#compdef service-monitor"), "\(zsh.prefix(100))")
@@ -152,20 +161,20 @@ struct PackageTests {
 
     /// systemd loads an instance of each installed template from /lib/systemd/system and finds
     /// no fault, including in Documentation= (the man page must now exist).
-    func checkUnits() throws {
+    func checkUnits() async throws {
         let manCheck = (try? Command.resolve("man")) != nil ? "--man=yes" : "--man=no"
-        let verified = try Command.run("systemd-analyze", ["verify", manCheck, "service-monitor-watch@package-test.service", "service-monitor-lease@package-test.service"])
+        let verified = try await Command.run("systemd-analyze", ["verify", manCheck, "service-monitor-watch@package-test.service", "service-monitor-lease@package-test.service"])
         #expect(verified.status == 0, "\(verified)")
         #expect(verified.standardError.isEmpty && verified.standardOutput.isEmpty, "\(verified)")
     }
 
     /// Every catalogued MESSAGE_ID is indexed, and `journalctl -x` explains a logged entry.
-    func checkCatalog() throws {
-        let update = try Command.run("journalctl", ["--update-catalog"])
+    func checkCatalog() async throws {
+        let update = try await Command.run("journalctl", ["--update-catalog"])
         #expect(update.status == 0, "\(update)")
         let ids = try catalogIDs()
         #expect(ids.count >= 10, "\(ids)")
-        let listed = try Command.run("journalctl", ["--list-catalog"] + ids)
+        let listed = try await Command.run("journalctl", ["--list-catalog"] + ids)
         #expect(listed.status == 0, "\(listed)")
         for id in ids {
             #expect(listed.standardOutput.contains(id + " service-monitor: "), "\(id) is not in the catalog index: \(listed)")
@@ -184,11 +193,11 @@ struct PackageTests {
             "SERVICE_MONITOR_HOST=127.0.0.1",
             "SERVICE_MONITOR_DETAIL=HTTP 200 in 1 ms",
         ].joined(separator: "\n") + "\n"
-        let logged = try Command.run("logger", ["--journald"], standardInput: entry)
+        let logged = try await Command.run("logger", ["--journald"], standardInput: entry)
         try #require(logged.status == 0, "\(logged)")
 
-        let explained = try eventually(timeout: .seconds(20), "journalctl -x to show the entry of \(serviceID)") { () -> String? in
-            let shown = try Command.run("journalctl", ["-x", "--no-pager", "MESSAGE_ID=\(upID)", "SERVICE_MONITOR_SERVICE_ID=\(serviceID)"])
+        let explained = try await eventually("journalctl -x to show the entry of \(serviceID)", timeout: .seconds(20)) { () -> String? in
+            let shown = try await Command.run("journalctl", ["-x", "--no-pager", "MESSAGE_ID=\(upID)", "SERVICE_MONITOR_SERVICE_ID=\(serviceID)"])
             return shown.standardOutput.contains("is up: HTTP 200") ? shown.standardOutput : nil
         }
         // The catalog text, with the entry's own fields substituted.
@@ -209,16 +218,16 @@ struct PackageTests {
     }
 
     /// dpkg's status of the package, or nil when dpkg knows nothing of it.
-    func installedStatus() throws -> String? {
-        let result = try Command.run("dpkg-query", ["-W", "-f", "${Status}", Self.package])
+    func installedStatus() async throws -> String? {
+        let result = try await Command.run("dpkg-query", ["-W", "-f", "${Status}", Self.package])
         return result.status == 0 ? result.standardOutput : nil
     }
 
     /// Removes the package and its configuration; a no-op when dpkg knows nothing of it (apt
     /// cannot even name a package that is in no archive and not installed).
-    func purge() throws {
-        guard try installedStatus() != nil else { return }
-        let result = try Command.run("apt-get", Self.apt + ["purge", Self.package], environment: Self.aptEnvironment, timeout: .seconds(300))
+    func purge() async throws {
+        guard try await installedStatus() != nil else { return }
+        let result = try await Command.run("apt-get", Self.apt + ["purge", Self.package], environment: Self.aptEnvironment, timeout: .seconds(300))
         guard result.status == 0 else { throw CommandError(description: "apt-get purge failed: \(result)") }
     }
 }
