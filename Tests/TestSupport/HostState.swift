@@ -1,11 +1,5 @@
 public import Testing
 
-extension Tag {
-    /// Suites that need nothing of the host beyond the build and journald: no etcd cluster, no
-    /// systemd manager, no apt. `./dev test --fast` runs only these, for the edit-test loop.
-    @Tag public static var fast: Self
-}
-
 /// Host state that suites running in parallel would otherwise trample: tests that use one take
 /// it, shared or exclusive, for as long as they run (Swift Testing's `.serialized` only orders
 /// the tests of one suite, and these users live in several suites and modules).
