@@ -4,7 +4,7 @@ import Testing
 import TestSupport
 
 /// A check every few seconds for months: one checker must stay cheap and leak nothing.
-@Suite("Check cost", .tags(.fast))
+@Suite("Check cost", .tags(.fast), .needsAlone(.processDescriptors))
 struct CheckCostTests {
     /// Open file descriptors of this process.
     private func openDescriptors() throws -> Int {

@@ -2,7 +2,7 @@ import ServiceMonitor
 import Testing
 import TestSupport
 
-@Suite("TCP checks", .tags(.fast))
+@Suite("TCP checks", .tags(.fast), .shares(.processDescriptors))
 struct TCPCheckTests {
     @Test("connecting to a listening socket is up")
     func listeningIsUp() async throws {

@@ -3,7 +3,7 @@ import Testing
 import TestSupport
 
 /// HTTPS checks against a real TLS server whose certificate is signed by a throwaway test CA.
-@Suite("HTTPS checks", .tags(.fast))
+@Suite("HTTPS checks", .tags(.fast), .shares(.processDescriptors))
 struct TLSCheckTests {
     private func authority() async throws -> TestCertificateAuthority {
         try await TestCertificateAuthority.shared()

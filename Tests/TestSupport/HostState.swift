@@ -1,13 +1,18 @@
 public import Testing
 
-/// Host state that suites running in parallel would otherwise trample: tests that use one take
-/// it, shared or exclusive, for as long as they run (Swift Testing's `.serialized` only orders
-/// the tests of one suite, and these users live in several suites and modules).
+/// State of the host (or of the test process) that suites running in parallel would otherwise
+/// trample: tests that use one take it, shared or exclusive, for as long as they run (Swift
+/// Testing's `.serialized` only orders the tests of one suite, and these users live in several
+/// suites and modules).
 public enum HostState: String, Sendable, CaseIterable {
     /// The private systemd user manager: shared by tests that run transient units under unique
     /// names; exclusive for the fleet scenario, which installs units with fixed names
     /// (elasticsearch@1–3 on 127.0.0.11–13) and reloads the manager.
     case userManager
+    /// This test process's descriptor table: the check-cost test counts it before and after 200
+    /// checks (needs it alone); the suites running in-process servers and clients, which open
+    /// and close dozens of descriptors at a time, share it.
+    case processDescriptors
 }
 
 /// The trait that takes ``HostState`` around each test of the suite or test it is on.
