@@ -55,8 +55,8 @@ public enum Command {
         )
         // Both pipes are drained while the process runs, so a chatty child never blocks on a full pipe.
         let outputReader = output.fileHandleForReading, errorReader = error.fileHandleForReading
-        async let stdout = onOwnThread { outputReader.readDataToEndOfFile() }
-        async let stderr = onOwnThread { errorReader.readDataToEndOfFile() }
+        async let stdout = onOwnThread { readToEnd(outputReader) }
+        async let stderr = onOwnThread { readToEnd(errorReader) }
         if let standardInput {
             let writer = input.fileHandleForWriting
             await onOwnThread {
@@ -136,11 +136,30 @@ public enum Command {
         process.standardError = standardError
         let child = ChildProcess(process, description: ([executable] + arguments).joined(separator: " "))
         do {
-            try process.run()
+            // One launch at a time: Foundation's Process.run crashed (a bad pointer in its
+            // memcpy) when tests running in parallel launched at the same moment.
+            try launching.withLock { try process.run() }
         } catch {
             throw CommandError(description: "cannot run \(executable): \(error)")
         }
         return child
+    }
+
+    private static let launching = NSLock()
+
+    /// Everything until end-of-file. Foundation's `readDataToEndOfFile()` traps when a signal
+    /// interrupts its read (EINTR); this retries.
+    private static func readToEnd(_ handle: FileHandle) -> Data {
+        var data = Data()
+        var buffer = [UInt8](repeating: 0, count: 65_536)
+        while true {
+            let count = read(handle.fileDescriptor, &buffer, buffer.count)
+            if count > 0 {
+                data.append(contentsOf: buffer[..<count])
+            } else if count == 0 || errno != EINTR {
+                return data
+            }
+        }
     }
 
     private static func merged(_ changes: [String: String?]) -> [String: String] {
