@@ -45,23 +45,30 @@ public enum Command {
         standardInput: String? = nil,
         timeout: Duration = .seconds(60)
     ) async throws -> CommandResult {
-        let output = Pipe(), error = Pipe(), input = Pipe()
-        // Pipe objects (not their file handles): Foundation then closes the child's ends here after
-        // the launch, so the reads below see end-of-file once the child is gone.
-        let child = try launch(
-            executable, arguments, environment: environment,
-            standardInput: standardInput == nil ? FileHandle.nullDevice : input,
-            standardOutput: output, standardError: error
-        )
+        let output = try Pipes(), errors = try Pipes(), input = standardInput == nil ? nil : try Pipes()
+        let child: ChildProcess
+        do {
+            child = try launch(
+                executable, arguments, environment: environment,
+                standardInput: input?.reading ?? nullDevice.fileDescriptor,
+                standardOutput: output.writing, standardError: errors.writing
+            )
+        } catch {
+            for pipe in [output, errors] + (input.map { [$0] } ?? []) { pipe.closeBoth() }
+            throw error
+        }
+        // The child has its copies now: closing ours makes the reads below end with the child.
+        output.closeWriting()
+        errors.closeWriting()
+        input?.closeReading()
         // Both pipes are drained while the process runs, so a chatty child never blocks on a full pipe.
-        let outputReader = output.fileHandleForReading, errorReader = error.fileHandleForReading
+        let outputReader = output.reading, errorReader = errors.reading
         async let stdout = onOwnThread { readToEnd(outputReader) }
         async let stderr = onOwnThread { readToEnd(errorReader) }
-        if let standardInput {
-            let writer = input.fileHandleForWriting
+        if let standardInput, let writer = input?.writing {
             await onOwnThread {
-                writer.write(Data(standardInput.utf8))
-                try? writer.close()
+                writeAll(Array(standardInput.utf8), to: writer)
+                close(writer)
             }
         }
         let status: Int32
@@ -101,8 +108,8 @@ public enum Command {
         standardError: FileHandle? = nil
     ) throws -> ChildProcess {
         try launch(
-            executable, arguments, environment: environment, standardInput: FileHandle.nullDevice,
-            standardOutput: standardOutput ?? FileHandle.nullDevice, standardError: standardError ?? FileHandle.nullDevice
+            executable, arguments, environment: environment, standardInput: nullDevice.fileDescriptor,
+            standardOutput: (standardOutput ?? nullDevice).fileDescriptor, standardError: (standardError ?? nullDevice).fileDescriptor
         )
     }
 
@@ -117,48 +124,68 @@ public enum Command {
         throw CommandError(description: "\(executable) is not installed (not found in PATH); ./dev test installs what the tests need")
     }
 
-    /// `standardInput`, `standardOutput` and `standardError` are a `FileHandle` or a `Pipe`, as
-    /// `Process` takes them.
+    /// Spawns `executable` with the given descriptors as its 0, 1 and 2 (posix_spawn: Foundation's
+    /// Process.run crashed in a memcpy when tests running in parallel launched many processes).
     private static func launch(
         _ executable: String,
         _ arguments: [String],
         environment: [String: String?],
-        standardInput: Any,
-        standardOutput: Any,
-        standardError: Any
+        standardInput: Int32,
+        standardOutput: Int32,
+        standardError: Int32
     ) throws -> ChildProcess {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: try resolve(executable))
-        process.arguments = arguments
-        process.environment = merged(environment)
-        process.standardInput = standardInput
-        process.standardOutput = standardOutput
-        process.standardError = standardError
-        let child = ChildProcess(process, description: ([executable] + arguments).joined(separator: " "))
-        do {
-            // One launch at a time: Foundation's Process.run crashed (a bad pointer in its
-            // memcpy) when tests running in parallel launched at the same moment.
-            try launching.withLock { try process.run() }
-        } catch {
-            throw CommandError(description: "cannot run \(executable): \(error)")
+        let path = try resolve(executable)
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        for (descriptor, target) in [(standardInput, Int32(0)), (standardOutput, 1), (standardError, 2)] {
+            posix_spawn_file_actions_adddup2(&actions, descriptor, target)
         }
-        return child
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        // The child starts with no blocked signals and default dispositions (this process ignores
+        // SIGPIPE, for one).
+        var noSignals = sigset_t(), allSignals = sigset_t()
+        sigemptyset(&noSignals)
+        sigfillset(&allSignals)
+        posix_spawnattr_setsigmask(&attributes, &noSignals)
+        posix_spawnattr_setsigdefault(&attributes, &allSignals)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+
+        let argv = ([path] + arguments).map { strdup($0) } + [nil]
+        let envp = merged(environment).map { strdup("\($0)=\($1)") } + [nil]
+        defer { (argv + envp).forEach { free($0) } }
+        var pid = pid_t()
+        let failure = Pipes.creatingOrSpawning.withLock { posix_spawn(&pid, path, &actions, &attributes, argv, envp) }
+        guard failure == 0 else {
+            throw CommandError(description: "cannot run \(executable): \(String(cString: strerror(failure)))")
+        }
+        return ChildProcess(pid: pid, description: ([executable] + arguments).joined(separator: " "))
     }
 
-    private static let launching = NSLock()
+    private static let nullDevice = FileHandle(forUpdatingAtPath: "/dev/null")!
 
-    /// Everything until end-of-file. Foundation's `readDataToEndOfFile()` traps when a signal
-    /// interrupts its read (EINTR); this retries.
-    private static func readToEnd(_ handle: FileHandle) -> Data {
+    /// Everything until end-of-file, then closes `descriptor` (retrying reads a signal interrupts).
+    private static func readToEnd(_ descriptor: Int32) -> Data {
+        defer { close(descriptor) }
         var data = Data()
         var buffer = [UInt8](repeating: 0, count: 65_536)
         while true {
-            let count = read(handle.fileDescriptor, &buffer, buffer.count)
+            let count = read(descriptor, &buffer, buffer.count)
             if count > 0 {
                 data.append(contentsOf: buffer[..<count])
             } else if count == 0 || errno != EINTR {
                 return data
             }
+        }
+    }
+
+    private static func writeAll(_ bytes: [UInt8], to descriptor: Int32) {
+        var written = 0
+        while written < bytes.count {
+            let count = bytes[written...].withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
+            if count > 0 { written += count } else if errno != EINTR { return }
         }
     }
 
@@ -169,34 +196,61 @@ public enum Command {
     }
 }
 
+/// A pipe as two raw descriptors, both close-on-exec: a child gets its end through dup2 only, so
+/// no other child holds a write end open and delays end-of-file.
+private struct Pipes {
+    let reading: Int32
+    let writing: Int32
+
+    /// Held from pipe() to close-on-exec, and around each spawn, so no child inherits a pipe
+    /// made for another (Glibc's module has no pipe2).
+    static let creatingOrSpawning = NSLock()
+
+    init() throws {
+        var descriptors: [Int32] = [0, 0]
+        let made = Self.creatingOrSpawning.withLock { () -> Bool in
+            guard pipe(&descriptors) == 0 else { return false }
+            for descriptor in descriptors { _ = fcntl(descriptor, F_SETFD, FD_CLOEXEC) }
+            return true
+        }
+        guard made else { throw CommandError(description: "pipe() failed: errno \(errno)") }
+        reading = descriptors[0]
+        writing = descriptors[1]
+    }
+
+    func closeReading() { close(reading) }
+    func closeWriting() { close(writing) }
+    func closeBoth() { closeReading(); closeWriting() }
+}
+
 /// A process started by ``Command``: signal it, ask whether it still runs, and await its exit
-/// without holding a thread.
+/// without holding a thread of the cooperative pool.
 public final class ChildProcess: @unchecked Sendable {
-    // @unchecked: `process` is only read after launch (its pid and status); the rest is locked.
-    private let process: Process
+    // @unchecked: everything mutable is behind `lock`.
+    public let processIdentifier: pid_t
     private let commandLine: String
     private let lock = NSLock()
     private var exitStatus: Int32?
     private var waiters: [UInt64: CheckedContinuation<Int32?, Never>] = [:]
     private var nextWaiter: UInt64 = 0
 
-    fileprivate init(_ process: Process, description: String) {
-        self.process = process
+    fileprivate init(pid: pid_t, description: String) {
+        self.processIdentifier = pid
         self.commandLine = description
-        // Installed before launch, so no exit is missed.
-        process.terminationHandler = { [weak self] process in
-            guard let self else { return }
-            let status = process.terminationStatus
-            let waiting = self.lock.withLock { () -> [CheckedContinuation<Int32?, Never>] in
-                self.exitStatus = status
-                defer { self.waiters = [:] }
-                return Array(self.waiters.values)
+        // A thread of its own waits for (and reaps) the child.
+        Thread.detachNewThread { [self] in
+            var status: Int32 = 0
+            while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+            // The exit code, or the number of the signal that ended it (as Foundation reports it).
+            let code = status & 0x7f == 0 ? (status >> 8) & 0xff : status & 0x7f
+            let waiting = lock.withLock { () -> [CheckedContinuation<Int32?, Never>] in
+                exitStatus = code
+                defer { waiters = [:] }
+                return Array(waiters.values)
             }
-            for waiter in waiting { waiter.resume(returning: status) }
+            for waiter in waiting { waiter.resume(returning: code) }
         }
     }
-
-    public var processIdentifier: pid_t { process.processIdentifier }
 
     /// Whether it has not exited yet (as reported to its termination handler).
     public var isRunning: Bool { lock.withLock { exitStatus == nil } }
@@ -209,7 +263,7 @@ public final class ChildProcess: @unchecked Sendable {
 
     /// Sends `signal` unless the process has already exited.
     public func send(_ signal: Int32) {
-        if isRunning { _ = Glibc.kill(process.processIdentifier, signal) }
+        if isRunning { _ = Glibc.kill(processIdentifier, signal) }
     }
 
     /// SIGTERM, without waiting.
