@@ -100,7 +100,7 @@ struct ContainerImageTests {
         #expect(files == ownFiles.union(libraries), "\(files.symmetricDifference(ownFiles.union(libraries)).sorted())")
         let passwd = try String(contentsOfFile: root + "/etc/passwd", encoding: .utf8)
         #expect(passwd.contains("\nservice-monitor:x:\(Self.uid):\(Self.uid):"), "\(passwd)")
-        let certificates = try FileManager.default.contentsEqual(atPath: root + "/etc/ssl/certs/ca-certificates.crt", andPath: "/etc/ssl/certs/ca-certificates.crt")
+        let certificates = FileManager.default.contentsEqual(atPath: root + "/etc/ssl/certs/ca-certificates.crt", andPath: "/etc/ssl/certs/ca-certificates.crt")
         #expect(certificates)
 
         // It runs: the entry point is the binary, as the unprivileged user.
@@ -122,16 +122,18 @@ struct ContainerImageTests {
 
         let container = "sm-\(label)"
         let key = "/service-monitor/\(label)/instances/c-1"
-        let started = try await blocking {
-            try podman.run([
-                "run", "--detach", "--name", container, "--network", "host", image.reference,
-                "watch", "--endpoints", endpoint, "--label", label, "--service-id", "c-1", "--monitor-url", containerService.url,
-                "--interval", "500ms", "--timeout", "300ms", "--host-ip", "127.0.0.42", "--log-target", "console",
-            ], timeout: .seconds(120))
+        // In the foreground, as the unit runs it: podman run lasts as long as the container.
+        let running = try podman.start([
+            "run", "--name", container, "--network", "host", image.reference,
+            "watch", "--endpoints", endpoint, "--label", label, "--service-id", "c-1", "--monitor-url", containerService.url,
+            "--interval", "500ms", "--timeout", "300ms", "--host-ip", "127.0.0.42", "--log-target", "console",
+        ])
+        defer {
+            _ = try? podman.run(["rm", "--force", "--time", "2", container])
+            if running.process.isRunning { running.process.terminate() }
         }
-        try #require(started.status == 0, "\(started)")
-        defer { _ = try? podman.run(["rm", "--force", "--time", "2", container]) }
         let up = try await client.waitForRecord(key, timeout: .seconds(60), "up") { $0?.state == "up" }
+        try #require(up != nil, "\(running.log)")
         #expect(up?.host == "127.0.0.42")
 
         let hosts = try await blocking {
@@ -145,14 +147,13 @@ struct ContainerImageTests {
         try containerService.set(status: 200)
         _ = try await client.waitForRecord(key, "up again") { $0?.state == "up" }
 
-        // podman stop sends SIGTERM: deregistered at once, exit 0.
+        // podman stop sends SIGTERM: deregistered at once, exit 0 (podman run returns the container's status).
         let stopped = try await blocking { try podman.run(["stop", "--time", "15", container], timeout: .seconds(60)) }
         #expect(stopped.status == 0, "\(stopped)")
         #expect(try await client.range(.key(key)).kvs.isEmpty)
-        let exit = try podman.run(["inspect", "--format", "{{.State.ExitCode}}", container])
-        #expect(exit.standardOutput == "0\n", "\(exit)")
-        let logs = try podman.run(["logs", container])
-        #expect(logs.standardError.contains("MESSAGE_ID=\(Self.deregisteredID)"), "no deregistered entry: \(logs)")
+        try await eventuallyAsync("podman run to return") { !running.process.isRunning }
+        #expect(running.process.terminationStatus == 0, "\(running.log)")
+        #expect(running.log.contains("MESSAGE_ID=\(Self.deregisteredID)"), "no deregistered entry: \(running.log)")
         #expect(try hostWatcher.terminate() == 0)
     }
 
@@ -200,7 +201,8 @@ struct ContainerImageTests {
 
         // systemctl start returns once READY=1 arrived, which `watch` sends after registering.
         let start = try await blocking { try UserManager.systemctl(["start", unit], timeout: .seconds(150)) }
-        try #require(start.status == 0, "\(start)\n\(try UserManager.systemctl(["status", unit]).standardOutput)")
+        let status = start.status == 0 ? "" : ((try? UserManager.systemctl(["status", unit]))?.standardOutput ?? "")
+        try #require(start.status == 0, "\(start)\n\(status)")
         let key = "/service-monitor/\(label)/instances/u-1"
         let record = try StoredRecord(try #require(try await client.range(.key(key)).kvs.first, "active before registering"))
         #expect(record.host == "127.0.0.43")
@@ -254,7 +256,7 @@ struct ContainerImageTests {
         try #require(ldd.status == 0, "\(ldd)")
         var paths = Set<String>()
         for line in ldd.standardOutput.split(separator: "\n") {
-            let words = line.split(separator: " ")
+            let words = line.split(whereSeparator: \.isWhitespace)
             if words.count >= 3, words[1] == "=>", words[2].hasPrefix("/") {
                 paths.insert(String(words[2]))
             } else if let first = words.first, first.hasPrefix("/") {
@@ -295,12 +297,22 @@ final class Podman: Sendable {
             """.write(toFile: storageConf, atomically: true, encoding: .utf8)
     }
 
+    var environment: [String: String?] {
+        ["CONTAINERS_CONF": containersConf, "CONTAINERS_STORAGE_CONF": storageConf, "NOTIFY_SOCKET": nil]
+    }
+
     func run(_ arguments: [String], timeout: Duration = .seconds(60)) throws -> CommandResult {
-        try Command.run(
-            "podman", arguments,
-            environment: ["CONTAINERS_CONF": containersConf, "CONTAINERS_STORAGE_CONF": storageConf, "NOTIFY_SOCKET": nil],
-            timeout: timeout
-        )
+        try Command.run("podman", arguments, environment: environment, timeout: timeout)
+    }
+
+    /// podman started in the background, its standard error (the container's) kept in a file.
+    /// (Not `podman run --detach`: the conmon it leaves behind inherits the descriptor by which
+    /// Foundation learns that podman exited, so podman would seem to run until the container ends.)
+    func start(_ arguments: [String]) throws -> BackgroundPodman {
+        let logFile = directory + "/podman-\(UUID().uuidString.prefix(8)).log"
+        _ = FileManager.default.createFile(atPath: logFile, contents: nil)
+        let process = try Command.start("podman", arguments, environment: environment, standardError: FileHandle(forWritingAtPath: logFile))
+        return BackgroundPodman(process: process, logFile: logFile)
     }
 
     /// Removes every container and image (unmounting what they mounted), then the directory.
@@ -308,5 +320,17 @@ final class Podman: Sendable {
         _ = try? run(["rm", "--all", "--force", "--time", "2"])
         _ = try? run(["rmi", "--all", "--force"], timeout: .seconds(120))
         try? FileManager.default.removeItem(atPath: directory)
+    }
+}
+
+// @unchecked: both properties are set once; Process is thread-safe for these reads.
+final class BackgroundPodman: @unchecked Sendable {
+    let process: Process
+    let logFile: String
+    var log: String { (try? String(contentsOfFile: logFile, encoding: .utf8)) ?? "" }
+
+    init(process: Process, logFile: String) {
+        self.process = process
+        self.logFile = logFile
     }
 }
