@@ -49,9 +49,9 @@ final class AuthSession: Sendable {
         do {
             let response = try await connection.auth.authenticate(request, options: options)
             self.state.withLock { $0 = .token(response.token) }
-        } catch let error as RPCError where error.message.contains(EtcdServerMessage.authNotEnabled) {
+        } catch let error as RPCError where EtcdServerError(error) == .authNotEnabled {
             self.state.withLock { $0 = .notNeeded }
-        } catch let error as RPCError where error.message.contains(EtcdServerMessage.authFailed) {
+        } catch let error as RPCError where EtcdServerError(error) == .authFailed {
             throw EtcdError(
                 code: .authenticationFailed,
                 message: "etcd rejected user '\(credentials.user)': wrong user name or password",

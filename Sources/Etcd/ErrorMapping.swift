@@ -1,5 +1,6 @@
 import GRPCCore
 import NIOCore
+import NIOSSL
 
 #if canImport(Glibc)
 import Glibc
@@ -15,19 +16,72 @@ enum ErrorDisposition: Equatable {
     case refreshToken
 }
 
-/// Message fragments etcd puts into gRPC statuses (see etcd's `rpctypes` package). Matching on
-/// them is how etcd's own clients tell these cases apart; the gRPC codes alone are ambiguous.
-enum EtcdServerMessage {
-    static let leaseNotFound = "requested lease not found"
-    static let permissionDenied = "permission denied"
-    static let invalidAuthToken = "invalid auth token"
-    static let authOldRevision = "revision of auth store is old"
-    static let userNameEmpty = "user name is empty"
-    static let authFailed = "authentication failed"
-    static let authNotEnabled = "authentication is not enabled"
-    static let compacted = "required revision has been compacted"
-    static let futureRevision = "required revision is a future revision"
-    static let notLeader = "not leader"
+/// The errors etcd's server defines (its `rpctypes` package). gRPC codes alone are ambiguous
+/// (InvalidArgument is a bad password, an empty user name or a stale token), so etcd's own
+/// client tells them apart by the status message; this is the one place that reads that text,
+/// and `EtcdServerErrorTests` pin every case against a real etcd. Decisions switch on the case.
+enum EtcdServerError: CaseIterable {
+    case leaseNotFound
+    case permissionDenied
+    case invalidAuthToken
+    case authOldRevision
+    case userNameEmpty
+    case authFailed
+    case authNotEnabled
+    case compacted
+    case futureRevision
+    case notLeader
+    case noLeader
+    case notCapable
+
+    /// The gRPC code and the message etcd sends (`etcdserver: ` and, for the mvcc ones,
+    /// `mvcc: ` precede it).
+    private var status: (code: RPCError.Code, message: String) {
+        switch self {
+        case .leaseNotFound: (.notFound, "requested lease not found")
+        case .permissionDenied: (.permissionDenied, "permission denied")
+        case .invalidAuthToken: (.unauthenticated, "invalid auth token")
+        case .authOldRevision: (.invalidArgument, "revision of auth store is old")
+        case .userNameEmpty: (.invalidArgument, "user name is empty")
+        case .authFailed: (.invalidArgument, "authentication failed")
+        case .authNotEnabled: (.failedPrecondition, "authentication is not enabled")
+        case .compacted: (.outOfRange, "required revision has been compacted")
+        case .futureRevision: (.outOfRange, "required revision is a future revision")
+        case .notLeader: (.failedPrecondition, "etcdserver: not leader")
+        case .noLeader: (.unavailable, "etcdserver: no leader")
+        case .notCapable: (.unavailable, "etcdserver: not capable")
+        }
+    }
+
+    init?(_ error: RPCError) {
+        guard let match = Self.allCases.first(where: { $0.status.code == error.code && error.message.contains($0.status.message) }) else {
+            return nil
+        }
+        self = match
+    }
+
+    /// The etcd error in `error` or among its causes.
+    init?(in error: any Error) {
+        guard let match = EtcdError.causes(of: error).lazy.compactMap({ ($0 as? RPCError).flatMap(Self.init) }).first else {
+            return nil
+        }
+        self = match
+    }
+}
+
+/// grpc-swift failing an RPC before its stream exists: no connection, a connect or TLS failure,
+/// a stream that could not be opened. grpc-swift says so only in the message of an
+/// `RPCError(code: .unavailable)`; `EtcdServerErrorTests` pins the one a refused connection gives.
+enum GRPCStreamNeverOpened {
+    static let messages = [
+        "transient failure state", "no subchannel available", "Failed to resolve", "Subchannel shutdown",
+        "subchannel isn't ready", "subchannel is unavailable", "Could not establish a connection",
+        "closed the connection before completing the HTTP/2 connection preface",
+    ]
+
+    static func matches(_ error: RPCError) -> Bool {
+        error.code == .unavailable && messages.contains { error.message.contains($0) }
+    }
 }
 
 extension EtcdError {
@@ -43,66 +97,69 @@ extension EtcdError {
             self.init(code: .cancelled, message: "cancelled", endpoint: endpoint, cause: error)
             return
         }
-        guard let rpcError = error as? RPCError else {
-            let code: Code = Self.looksLikeTLSFailure(error) ? .tlsFailure : .internalError
-            self.init(code: code, message: "\(error)", endpoint: endpoint, cause: error)
-            return
-        }
-        let message = rpcError.message
-        let code: Code
-        switch rpcError.code {
-        case _ where message.contains(EtcdServerMessage.leaseNotFound):
-            code = .leaseNotFound
-        case _ where message.contains(EtcdServerMessage.permissionDenied):
-            code = .permissionDenied
-        case _ where message.contains(EtcdServerMessage.authFailed),
-            _ where message.contains(EtcdServerMessage.invalidAuthToken),
-            _ where message.contains(EtcdServerMessage.userNameEmpty):
-            code = .authenticationFailed
-        case _ where message.contains(EtcdServerMessage.compacted):
-            code = .compacted
-        case _ where message.contains(EtcdServerMessage.futureRevision):
-            code = .futureRevision
-        case _ where Self.looksLikeTLSFailure(rpcError):
-            code = .tlsFailure
-        case .unavailable:
-            code = .unavailable
-        case .deadlineExceeded:
-            code = .deadlineExceeded
-        case .permissionDenied:
-            code = .permissionDenied
-        case .unauthenticated:
-            code = .authenticationFailed
-        case .invalidArgument, .outOfRange, .failedPrecondition, .alreadyExists:
-            code = .invalidArgument
-        case .notFound:
-            code = .leaseNotFound  // etcd only answers NotFound for leases
-        case .cancelled:
-            code = .cancelled
-        default:
-            code = .internalError
-        }
-        if code == .tlsFailure {
+        if let tlsError = Self.tlsError(in: error) {
             // gRPC's own message talks about the HTTP/2 preface; the TLS error says what is wrong.
-            let detail = Self.innermostCause(of: rpcError).map { "\($0)" } ?? message
-            self.init(code: code, message: "TLS handshake failed: \(Self.explainTLSFailure(detail))", endpoint: endpoint, cause: rpcError)
+            self.init(code: .tlsFailure, message: "TLS handshake failed: \(Self.explain(tlsError))", endpoint: endpoint, cause: error)
             return
         }
-        if code == .unavailable, let failure = Self.innermostCause(of: rpcError) as? IOError {
+        guard let rpcError = error as? RPCError else {
+            self.init(code: .internalError, message: "\(error)", endpoint: endpoint, cause: error)
+            return
+        }
+        let code: Code
+        switch (EtcdServerError(rpcError), rpcError.code) {
+        case (.leaseNotFound, _): code = .leaseNotFound
+        case (.permissionDenied, _): code = .permissionDenied
+        case (.authFailed, _), (.invalidAuthToken, _), (.userNameEmpty, _): code = .authenticationFailed
+        case (.compacted, _): code = .compacted
+        case (.futureRevision, _): code = .futureRevision
+        case (_, .unavailable): code = .unavailable
+        case (_, .deadlineExceeded): code = .deadlineExceeded
+        case (_, .permissionDenied): code = .permissionDenied
+        case (_, .unauthenticated): code = .authenticationFailed
+        case (_, .invalidArgument), (_, .outOfRange), (_, .failedPrecondition), (_, .alreadyExists): code = .invalidArgument
+        case (_, .notFound): code = .leaseNotFound  // etcd only answers NotFound for leases
+        case (_, .cancelled): code = .cancelled
+        default: code = .internalError
+        }
+        if code == .unavailable, let failure = Self.causes(of: rpcError).lazy.compactMap({ $0 as? IOError }).first {
             // gRPC says "Channel is in a transient failure state…"; the socket error says why.
             self.init(code: code, message: "cannot connect: \(String(cString: strerror(failure.errnoCode)))", endpoint: endpoint, cause: rpcError)
             return
         }
-        self.init(code: code, message: message, endpoint: endpoint, cause: rpcError)
+        self.init(code: code, message: rpcError.message, endpoint: endpoint, cause: rpcError)
     }
 
-    /// BoringSSL's description (`handshakeFailed(…sslError([Error: 268435581 error:1000007d:SSL
-    /// routines:OPENSSL_internal:CERTIFICATE_VERIFY_FAILED at /path/handshake.cc:320]))`) cut to
-    /// its reason, with what the reason means for the operator.
-    static func explainTLSFailure(_ detail: String) -> String {
-        if detail.contains("EOF during handshake") {
+    /// `error` and the causes under it, outermost first, through the wrappers gRPC and this
+    /// client use.
+    static func causes(of error: any Error) -> UnfoldFirstSequence<any Error> {
+        sequence(first: error) { error in
+            (error as? RPCError)?.cause ?? (error as? RuntimeError)?.cause ?? (error as? EtcdError)?.cause
+        }
+    }
+
+    /// The TLS stack's error in `error` or among its causes.
+    static func tlsError(in error: any Error) -> (any Error)? {
+        causes(of: error).first { $0 is NIOSSLError || $0 is BoringSSLError || $0 is NIOSSLExtraError }
+    }
+
+    /// Whether the server closed the connection in the middle of the TLS handshake: a plain
+    /// listener on a TLS port, or a member going down, rather than a certificate refused.
+    public var connectionClosedDuringHandshake: Bool {
+        Self.causes(of: self).contains { error in
+            guard case .handshakeFailed(.sslError(let stack)) = error as? NIOSSLError else { return false }
+            return stack.contains(.eofDuringHandshake)
+        }
+    }
+
+    /// What a TLS failure means for the operator. BoringSSL names its reason only in the text
+    /// (`…SSL routines:OPENSSL_internal:CERTIFICATE_VERIFY_FAILED at /path/handshake.cc:320`),
+    /// which is cut to the reason here for people; no decision depends on it.
+    private static func explain(_ tlsError: any Error) -> String {
+        if case .handshakeFailed(.sslError(let stack)) = tlsError as? NIOSSLError, stack.contains(.eofDuringHandshake) {
             return "the server closed the connection during the handshake: does it serve TLS on this port? (EOF during handshake)"
         }
+        let detail = "\(tlsError)"
         var reason = detail
         if let marker = detail.firstRange(of: "OPENSSL_internal:") {
             reason = String(detail[marker.upperBound...].prefix { !$0.isWhitespace && $0 != "]" && $0 != ")" })
@@ -118,72 +175,29 @@ extension EtcdError {
         }
     }
 
-    private static func innermostCause(of error: RPCError) -> (any Error)? {
-        var current: (any Error)? = error.cause
-        while let next = (current as? RPCError)?.cause ?? (current as? RuntimeError)?.cause {
-            current = next
-        }
-        return current
-    }
-
     /// How a request that failed with this error should proceed.
     var disposition: ErrorDisposition {
-        let causeMessage = (self.cause as? RPCError)?.message ?? ""
-        if causeMessage.contains(EtcdServerMessage.invalidAuthToken)
-            || causeMessage.contains(EtcdServerMessage.authOldRevision)
-            || causeMessage.contains(EtcdServerMessage.userNameEmpty)
-        {
+        switch EtcdServerError(in: self) {
+        case .invalidAuthToken, .authOldRevision, .userNameEmpty:
             return .refreshToken
+        case .notLeader:
+            // A follower that has lost the leader answers "not leader" for some requests; the
+            // next member can serve them.
+            return .tryAnotherEndpoint
+        default:
+            return self.code == .unavailable ? .tryAnotherEndpoint : .fail
         }
-        // A follower that has lost the leader answers "not leader" for some requests; the next
-        // member can serve them.
-        if causeMessage.contains(EtcdServerMessage.notLeader) { return .tryAnotherEndpoint }
-        return self.code == .unavailable ? .tryAnotherEndpoint : .fail
     }
 
     /// Whether the failed request certainly never reached etcd's state machine: gRPC could not
-    /// open a stream at all, or the member refused it for lack of a leader before proposing.
+    /// open a stream at all (no connection, the TLS handshake failed), or the member refused it
+    /// for lack of a leader before proposing.
     var requestCertainlyNotApplied: Bool {
-        var messages: [String] = [self.message]
-        var current: (any Error)? = self.cause
-        while let error = current {
-            if let rpcError = error as? RPCError {
-                messages.append(rpcError.message)
-                current = rpcError.cause
-            } else if let etcdError = error as? EtcdError {
-                messages.append(etcdError.message)
-                current = etcdError.cause
-            } else {
-                current = nil
-            }
+        if Self.tlsError(in: self) != nil { return true }
+        switch EtcdServerError(in: self) {
+        case .noLeader, .notLeader, .notCapable: return true
+        default: break
         }
-        let notSent = [
-            // grpc-swift failing an RPC before its stream exists (no connection, connect or TLS
-            // failure, stream could not be opened).
-            "transient failure state", "no subchannel available", "Failed to resolve", "Subchannel shutdown",
-            "subchannel isn't ready", "subchannel is unavailable", "Could not establish a connection",
-            "closed the connection before completing the HTTP/2 connection preface",
-            // etcd rejecting before proposing.
-            "etcdserver: no leader", "etcdserver: not leader", "etcdserver: not capable",
-        ]
-        return messages.contains { message in notSent.contains { message.contains($0) } }
-    }
-
-    /// The TLS stack reports handshake problems through errors whose type lives in swift-nio-ssl,
-    /// which this module does not import; their descriptions are distinctive enough.
-    static func looksLikeTLSFailure(_ error: any Error) -> Bool {
-        var current: (any Error)? = error
-        var depth = 0
-        while let error = current, depth < 8 {
-            let text = String(reflecting: error)
-            if text.contains("NIOSSL") || text.contains("handshakeFailed") || text.contains("BoringSSL")
-                || text.contains("CERTIFICATE_VERIFY_FAILED")
-            {
-                return true
-            }
-            current = (error as? RPCError)?.cause ?? (error as? RuntimeError)?.cause
-            depth += 1
-        }
-        return false
+        return Self.causes(of: self).contains { ($0 as? RPCError).map(GRPCStreamNeverOpened.matches) ?? false }
     }
 }

@@ -111,7 +111,7 @@ extension EtcdClient {
         if error.code == .permissionDenied {
             let user = self.auth.credentials.map { "user '\($0.user)'" } ?? "an anonymous client"
             error.message = "\(operation) refused: \(user) lacks the permission (\(error.message))"
-        } else if error.code == .authenticationFailed, error.message.contains(EtcdServerMessage.userNameEmpty) {
+        } else if error.code == .authenticationFailed, EtcdServerError(in: error) == .userNameEmpty {
             error.message = "etcd has authentication enabled and no user was given (\(error.message))"
         }
         return error

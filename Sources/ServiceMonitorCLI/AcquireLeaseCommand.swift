@@ -36,8 +36,8 @@ struct AcquireLeaseCommand: AsyncParsableCommand {
         let settings = try Settings(global, environment: environment)
         let (label, serviceID) = try instance.validated()
         let request = try AcquireRequest(
-            leaseTimeout: try Settings.positive(leaseTimeout, option: "--lease-timeout"),
-            acquireTimeout: try Settings.positive(acquireTimeout, option: "--acquire-timeout"),
+            leaseTimeout: try Duration(parsingPositive: leaseTimeout, option: "--lease-timeout"),
+            acquireTimeout: try Duration(parsingPositive: acquireTimeout, option: "--acquire-timeout"),
             slots: slots,
             // Only informative in the entries; an explicit bad --host-ip was refused by Settings.
             host: try? HostAddress.resolve(flag: global.hostIP, environment: environment)

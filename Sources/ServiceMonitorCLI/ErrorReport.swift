@@ -1,5 +1,4 @@
 import ArgumentParser
-import Etcd
 import NIOCore
 import ServiceMonitor
 
@@ -7,35 +6,15 @@ import ServiceMonitor
 import Glibc
 #endif
 
-/// Turns any error into the documented exit status and one line on standard error.
+/// Turns an error a command threw into its exit status and one line on standard error, through
+/// ``ExitStatusConvertible`` alone: an error that does not conform is a bug, exit 70.
 enum ErrorReport {
     static func exitStatus(for error: any Error) -> ExitStatus {
-        switch error {
-        case is BadInput:
-            return .usage
-        case let error as HealthCheckError:
-            return error.isBadInput ? .usage : .configuration
-        case is ConfigurationError:
-            return .configuration
-        case let error as EtcdError:
-            switch error.code {
-            case .permissionDenied, .authenticationFailed: return .permissionDenied
-            case .invalidConfiguration, .tlsFailure: return .configuration
-            default: return .unavailable
-            }
-        default:
-            return .unavailable
-        }
+        (error as? any ExitStatusConvertible)?.exitStatus ?? .software
     }
 
     static func message(for error: any Error) -> String {
-        let text: String
-        switch error {
-        case let error as EtcdError:
-            text = "etcd: \(error.code): \(error.message)" + (error.endpoint.map { " (\($0))" } ?? "")
-        default:
-            text = "\(error)"
-        }
+        let text = (error as? any ExitStatusConvertible)?.exitMessage ?? "internal error: \(String(reflecting: error))"
         return text.split(whereSeparator: \.isNewline).joined(separator: " ")
     }
 
@@ -46,42 +25,44 @@ enum ErrorReport {
 }
 
 extension ServiceMonitorCommand {
-    /// Parses, runs, and exits with the documented status; usage errors are one line, not a page.
+    /// Parses, runs, and exits with the documented status; every error is one line, not a page.
     public static func runAsMain(_ arguments: [String] = Array(CommandLine.arguments.dropFirst())) async -> Never {
+        let command: any ParsableCommand
         do {
-            var command = try await asyncParseAsRoot(arguments)
-            // Every command but `watch` is one etcd connection: one event-loop thread serves
-            // it, and starting one per core cost a one-shot `hosts` ~9% of its wall time.
-            // (`watch` also runs the health checks on the singleton group; it keeps one per core.)
-            if !(command is WatchCommand) { NIOSingletons.groupLoopCountSuggestion = 1 }
+            command = try await asyncParseAsRoot(arguments)
+        } catch {
+            exitForParseError(error, arguments: arguments)
+        }
+        // Every command but `watch` is one etcd connection: one event-loop thread serves
+        // it, and starting one per core cost a one-shot `hosts` ~9% of its wall time.
+        // (`watch` also runs the health checks on the singleton group; it keeps one per core.)
+        if !(command is WatchCommand) { NIOSingletons.groupLoopCountSuggestion = 1 }
+        do {
             if var asyncCommand = command as? any AsyncParsableCommand {
                 try await asyncCommand.run()
             } else {
+                var command = command
                 try command.run()
             }
             Glibc.exit(ExitStatus.ok.rawValue)
         } catch let error as ExitCode {
+            // A negative outcome the command has already reported.
             Glibc.exit(error.rawValue)
-        } catch let error as BadInput {
-            ErrorReport.exit(with: error)
-        } catch let error as HealthCheckError {
-            ErrorReport.exit(with: error)
-        } catch let error as ConfigurationError {
-            ErrorReport.exit(with: error)
-        } catch let error as EtcdError {
-            ErrorReport.exit(with: error)
         } catch {
-            // ArgumentParser's own errors: help and --version print and exit 0; a parse error
-            // prints its first line only (the bad value), exit 64.
-            let code = exitCode(for: error)
-            if code == .success {
-                exit(withError: error)
-            }
-            var message = Substring(message(for: error).split(separator: "\n").first ?? "invalid arguments")
-            if message.hasPrefix("Error: ") { message = message.dropFirst("Error: ".count) }
-            Output.error("\(message)\(optionLikeValueHint(message, arguments: arguments)) (see --help)")
-            Glibc.exit(ExitStatus.usage.rawValue)
+            ErrorReport.exit(with: error)
         }
+    }
+
+    /// ArgumentParser's own errors, the only ones that point at --help: help and --version print
+    /// and exit 0; a parse error prints its first line only (the bad value), exit 64.
+    static func exitForParseError(_ error: any Error, arguments: [String]) -> Never {
+        if exitCode(for: error) == .success {
+            exit(withError: error)
+        }
+        var message = Substring(message(for: error).split(separator: "\n").first ?? "invalid arguments")
+        if message.hasPrefix("Error: ") { message = message.dropFirst("Error: ".count) }
+        Output.error("\(message)\(optionLikeValueHint(message, arguments: arguments)) (see --help)")
+        Glibc.exit(ExitStatus.usage.rawValue)
     }
 
     /// ArgumentParser reads a value that starts with `-` as the next option (`--min -1`,

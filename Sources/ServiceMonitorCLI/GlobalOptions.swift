@@ -1,5 +1,6 @@
 import ArgumentParser
 import Etcd
+import Posix
 import ServiceMonitor
 import ServiceMonitorEtcd
 import Systemd
@@ -69,8 +70,8 @@ struct Settings: Sendable {
         let endpoints = try Self.endpoints(endpointList)
         layout = try KeyLayout(prefix: value(options.prefix, "SERVICE_MONITOR_PREFIX") ?? "/service-monitor")
 
-        let dialTimeout = try Self.positive(options.dialTimeout ?? "5s", option: "--dial-timeout")
-        commandTimeout = try Self.positive(options.commandTimeout ?? "5s", option: "--command-timeout")
+        let dialTimeout = try Duration(parsingPositive: options.dialTimeout ?? "5s", option: "--dial-timeout")
+        commandTimeout = try Duration(parsingPositive: options.commandTimeout ?? "5s", option: "--command-timeout")
 
         let targetName = options.logTarget ?? "auto"
         guard let target = LogTarget(rawValue: targetName) else {
@@ -82,10 +83,10 @@ struct Settings: Sendable {
         let certificateFile = value(options.cert, "ETCDCTL_CERT")
         let keyFile = value(options.key, "ETCDCTL_KEY")
         for (option, file) in [("--cacert", caFile), ("--cert", certificateFile), ("--key", keyFile)] {
-            if let file { try ConfigurationError.requireReadable(file, option: option) }
+            if let file { try ReadableFile.require(file, option: option) }
         }
         if (certificateFile == nil) != (keyFile == nil) {
-            throw ConfigurationError(message: "--cert and --key go together: a client certificate needs its key")
+            throw BadInput(.incompleteConfiguration, option: "--cert", message: "and --key go together: a client certificate needs its key")
         }
         let tls = caFile == nil && certificateFile == nil ? nil
             : EtcdClient.TLS(caFile: caFile, certificateFile: certificateFile, keyFile: keyFile)
@@ -103,12 +104,6 @@ struct Settings: Sendable {
             tls: tls,
             credentials: credentials
         )
-    }
-
-    static func positive(_ text: String, option: String) throws(BadInput) -> Duration {
-        let duration = try Duration(parsing: text, option: option)
-        guard duration > .zero else { throw BadInput(option: option, message: "\(text.debugDescription): must be longer than zero") }
-        return duration
     }
 
     /// `http://host:port` or `https://host:port`, comma separated; anything else is bad input.
@@ -147,40 +142,34 @@ struct Settings: Sendable {
         guard let passwordFile else {
             throw BadInput(option: "--user", message: "\(user.debugDescription) has no password: use name:password or SERVICE_MONITOR_PASSWORD_FILE")
         }
-        try ConfigurationError.requireReadable(passwordFile, option: "SERVICE_MONITOR_PASSWORD_FILE")
-        var password = try ConfigurationError.read(passwordFile, option: "SERVICE_MONITOR_PASSWORD_FILE")
+        try ReadableFile.require(passwordFile, option: "SERVICE_MONITOR_PASSWORD_FILE")
+        var password = try ReadableFile.read(passwordFile, option: "SERVICE_MONITOR_PASSWORD_FILE")
         while password.hasSuffix("\n") || password.hasSuffix("\r") { password.removeLast() }
         return EtcdClient.Credentials(user: user, password: password)
     }
 }
 
-/// Configuration the operator must fix on the host (unreadable TLS or password files): exit 78.
-struct ConfigurationError: Error, CustomStringConvertible {
-    var message: String
-    var description: String { message }
-
-    static func requireReadable(_ path: String, option: String) throws(ConfigurationError) {
+/// Files the operator names (TLS files, the password file): one that cannot be read is a
+/// configuration problem on the host (``BadInput/Code/unreadableFile``, exit 78).
+enum ReadableFile {
+    static func require(_ path: String, option: String) throws(BadInput) {
         guard access(path, R_OK) == 0 else {
             let reason = String(decoding: strerror(errno).map { UnsafeRawBufferPointer(start: $0, count: strlen($0)) }.map(Array.init) ?? [], as: UTF8.self)
-            throw ConfigurationError(message: "\(option) \(path.debugDescription): cannot read: \(reason)")
+            throw .badValue(.unreadableFile, option: option, value: path, "cannot read: \(reason)")
         }
         // access() says yes to a directory, which is no file to read.
         if let directory = opendir(path) {
             closedir(directory)
-            throw ConfigurationError(message: "\(option) \(path.debugDescription): cannot read: is a directory, not a file")
+            throw .badValue(.unreadableFile, option: option, value: path, "cannot read: is a directory, not a file")
         }
     }
 
-    static func read(_ path: String, option: String) throws(ConfigurationError) -> String {
-        guard let file = fopen(path, "r") else {
-            throw ConfigurationError(message: "\(option) \(path.debugDescription): cannot read")
+    static func read(_ path: String, option: String) throws(BadInput) -> String {
+        do {
+            return try File.text(atPath: path)
+        } catch {
+            throw .badValue(.unreadableFile, option: option, value: path, "cannot read")
         }
-        defer { fclose(file) }
-        var bytes = [UInt8](), buffer = [UInt8](repeating: 0, count: 4096)
-        while case let count = fread(&buffer, 1, buffer.count, file), count > 0 {
-            bytes.append(contentsOf: buffer[..<count])
-        }
-        return String(decoding: bytes, as: UTF8.self)
     }
 }
 

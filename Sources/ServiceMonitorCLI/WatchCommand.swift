@@ -59,25 +59,22 @@ struct WatchCommand: AsyncParsableCommand {
         let environment = Environment.current
         let settings = try Settings(global, environment: environment)
         let configuration = try validate(settings: settings, environment: environment)
-        let target = try CheckTarget(parsing: monitorURL)
-        let checkerConfiguration = HealthChecker.Configuration(
-            timeout: try Settings.positive(timeout, option: "--timeout"),
-            expectedStatus: try ExpectedStatus(parsing: expectStatus)
-        )
+        // A malformed WATCHDOG_USEC is the unit's configuration: refused before any etcd call.
+        let watchdog = try Watchdog.fromEnvironment()
 
         settings.logTarget.bootstrap(identifier: "service-monitor", level: .info)
         let logger = Logger(label: "service-monitor.watch")
         let (backend, backendServices) = try settings.makeBackend(logger: Logger(label: "service-monitor.etcd"))
-        try await withHealthChecker(target: target, configuration: checkerConfiguration) { checker in
+        try await withHealthChecker(target: configuration.target, configuration: configuration.checks) { checker in
             try await run(
-                configuration, checker: checker, checkerConfiguration: checkerConfiguration,
+                configuration, checker: checker, watchdog: watchdog,
                 backend: backend, backendServices: backendServices, settings: settings, logger: logger
             )
         }
     }
 
     private func run(
-        _ configuration: MonitorConfiguration, checker: HealthChecker, checkerConfiguration: HealthChecker.Configuration,
+        _ configuration: MonitorConfiguration, checker: HealthChecker, watchdog: Watchdog?,
         backend: some StoreBackend, backendServices: [any Service], settings: Settings, logger: Logger
     ) async throws {
         let progress = ProgressSignal()
@@ -85,9 +82,9 @@ struct WatchCommand: AsyncParsableCommand {
         // The backend's services come first so graceful shutdown stops them last, after
         // the monitor has deregistered through them.
         var services: [any Service] = backendServices + [monitor]
-        if let watchdog = try Watchdog.fromEnvironment() {
+        if let watchdog {
             // A healthy loop completes a check at least every interval + timeout.
-            let stallTimeout = configuration.interval + checkerConfiguration.timeout + settings.commandTimeout
+            let stallTimeout = configuration.interval + configuration.checks.timeout + settings.commandTimeout
             services.append(WatchdogPinger(watchdog: watchdog, progress: progress, stallTimeout: stallTimeout, logger: logger))
         }
         let group = ServiceGroup(
@@ -96,31 +93,25 @@ struct WatchCommand: AsyncParsableCommand {
         try await group.run()
     }
 
-    /// Everything checked before the first etcd call: bad input exits 64 having written nothing.
+    /// Everything checked before the first etcd call, each value once: bad input exits 64 having
+    /// written nothing.
     func validate(settings: Settings, environment: [String: String]) throws -> MonitorConfiguration {
         let (label, serviceID) = try instance.validated()
-        _ = try CheckTarget(parsing: monitorURL)
-        _ = try ExpectedStatus(parsing: expectStatus)
+        let target = try CheckTarget(parsing: monitorURL)
+        let expectedStatus = try ExpectedStatus(parsing: expectStatus)
         let info = try serviceInfo.map(ServiceInfo.init(parsing:)) ?? .defaultInfo(for: serviceID)
-        let interval = try Settings.positive(interval, option: "--interval")
-        let timeout = try Settings.positive(timeout, option: "--timeout")
-        guard timeout < interval else {
-            throw BadInput(option: "--timeout", message: "\(self.timeout.debugDescription) must be shorter than --interval \(self.interval.debugDescription)")
-        }
-        let ttl = try Settings.positive(ttl, option: "--ttl")
-        guard ttl >= .seconds(2) else {
-            throw BadInput(option: "--ttl", message: "\(self.ttl.debugDescription): at least 2s, so the keep-alive can renew it in time")
-        }
-        for (option, value) in [("--rise", rise), ("--fall", fall)] where !(1...100).contains(value) {
-            throw BadInput(option: option, message: "\(value): must be between 1 and 100")
-        }
+        let interval = try Duration(parsingPositive: interval, option: "--interval")
+        let timeout = try Duration(parsingPositive: timeout, option: "--timeout")
+        let ttl = try Duration(parsingPositive: ttl, option: "--ttl")
+        let thresholds = try HealthThresholds(rise: rise, fall: fall)
         guard let readyWhen = ReadyWhen(rawValue: readyWhen) else {
             throw BadInput(option: "--ready-when", message: "\(readyWhen.debugDescription): use started or healthy")
         }
         let host = try HostAddress.resolve(flag: global.hostIP, environment: environment)
-        return MonitorConfiguration(
-            label: label, serviceID: serviceID, host: host, info: info,
-            interval: interval, rise: rise, fall: fall, ttl: ttl, readyWhen: readyWhen,
+        return try MonitorConfiguration(
+            label: label, serviceID: serviceID, host: host, info: info, target: target,
+            checks: HealthChecker.Configuration(timeout: timeout, expectedStatus: expectedStatus),
+            interval: interval, thresholds: thresholds, ttl: ttl, readyWhen: readyWhen,
             commandTimeout: settings.commandTimeout, releasesStartupLease: !noReleaseLease
         )
     }

@@ -54,7 +54,7 @@ struct EtcdStateStore: Sendable {
     func isPermanent(_ error: any Error) -> Bool {
         guard let error = error as? EtcdError else { return false }
         // A handshake cut short is what a member going down looks like, not a refusal.
-        if error.code == .tlsFailure { return !error.message.contains("EOF during handshake") }
+        if error.code == .tlsFailure { return !error.connectionClosedDuringHandshake }
         return [.permissionDenied, .authenticationFailed, .invalidConfiguration].contains(error.code)
     }
 

@@ -13,7 +13,29 @@ public struct Watchdog: Sendable, Hashable {
 
     /// The watchdog configured for this process, or `nil` when there is none. Reads
     /// `WATCHDOG_USEC` and honours `WATCHDOG_PID` (a watchdog meant for another process is `nil`).
+    /// - Throws: ``SystemdError/Code/watchdogQueryFailed`` naming the variables when they are
+    ///   not what systemd would set (a positive number of microseconds, a pid).
     public static func fromEnvironment() throws(SystemdError) -> Watchdog? {
-        try LibSystemd.watchdogTimeout().map(Watchdog.init(timeout:))
+        do {
+            return try LibSystemd.watchdogTimeout().map(Watchdog.init(timeout:))
+        } catch {
+            let names: [String] = ["WATCHDOG_USEC", "WATCHDOG_PID"]
+            let settings = names.compactMap { name -> String? in
+                guard let value = getenv(name) else { return nil }
+                return "\(name)=\(String(cString: value).debugDescription)"
+            }
+            throw SystemdError(
+                code: error.code,
+                message: "\(settings.joined(separator: " ")) is not a watchdog setting systemd would pass "
+                    + "(WATCHDOG_USEC: microseconds, WATCHDOG_PID: a pid); fix WatchdogSec= or unset them",
+                errno: error.errno
+            )
+        }
     }
 }
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif

@@ -158,6 +158,11 @@ struct BadInputTests {
         BadInvocation(name: "--ttl too short to renew", arguments: watch(("--ttl", "1s")), names: #"--ttl "1s": at least 2s"#),
         BadInvocation(name: "bogus --ready-when", arguments: watch(("--ready-when", "ready")), names: #"--ready-when "ready""#),
         BadInvocation(name: "watch without --monitor-url", arguments: watch(without: "--monitor-url"), names: "'--monitor-url <url>'"),
+        // The unit's environment, not the command line: a configuration error, and no "see --help".
+        BadInvocation(
+            name: "WATCHDOG_USEC not a number", arguments: watch(), environment: ["WATCHDOG_USEC": "abc", "NOTIFY_SOCKET": "/tmp/x"],
+            exitStatus: 78, names: #"WATCHDOG_USEC="abc" is not a watchdog setting"#, mustNotShow: "see --help"
+        ),
     ]
 
     // MARK: Labels and service ids: nothing may reach outside <prefix>/<label>/

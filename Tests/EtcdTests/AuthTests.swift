@@ -84,4 +84,40 @@ struct AuthTests {
             }
         }
     }
+
+    // MARK: etcd's status text the client reads (ErrorMapping.swift): each test fails if it changes
+
+    @Test func anonymousClientIsToldNoUserWasGiven() async throws {
+        try await self.withAuthMember { cluster in
+            try await withClient(cluster) { client in
+                let result = await expectEtcdError { _ = try await client.get("/app/config") }
+                // "user name is empty" is recognised, and said in the operator's terms.
+                #expect(result.error?.code == .authenticationFailed, "\(String(describing: result.error))")
+                #expect(result.error?.message.hasPrefix("etcd has authentication enabled and no user was given") == true, "\(String(describing: result.error))")
+            }
+        }
+    }
+
+    @Test func tokenMadeStaleByAnAuthChangeIsRefreshed() async throws {
+        try await self.withAuthMember { cluster in
+            try await withClient(cluster, configure: { $0.credentials = .init(user: "alice", password: "alice-password") }) { client in
+                try await client.put("/app/before", value: "1")
+                // Any change to users or roles moves the auth revision: alice's token is now
+                // "revision of auth store is old" and must be renewed transparently.
+                try await cluster.etcdctl(["user", "add", "bob:bob-password"])
+                try await client.put("/app/after", value: "2")
+                #expect(try await client.get("/app/after")?.valueString == "2")
+            }
+        }
+    }
+
+    @Test func credentialsForAMemberWithoutAuthAreNotNeeded() async throws {
+        try await EtcdCluster.with(members: 1) { cluster in
+            // "authentication is not enabled" means: go on without a token.
+            try await withClient(cluster, configure: { $0.credentials = .init(user: "alice", password: "alice-password") }) { client in
+                try await client.put("/app/config", value: "v1")
+                #expect(try await client.get("/app/config")?.valueString == "v1")
+            }
+        }
+    }
 }

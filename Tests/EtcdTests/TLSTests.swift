@@ -62,4 +62,18 @@ struct TLSTests {
             (error as? EtcdError)?.code == .invalidConfiguration
         }
     }
+
+    /// Typed, from swift-nio-ssl's error: a member that closes the connection mid-handshake (a
+    /// plain listener, or a member going down) is not a refused certificate.
+    @Test func httpsToAPlainMemberIsAHandshakeCutShort() async throws {
+        try await EtcdCluster.with(members: 1) { cluster in
+            let url = "https://" + cluster.clientURLs[0].dropFirst("http://".count)
+            let configuration = EtcdClient.Configuration(endpoints: [url], dialTimeout: .seconds(2), requestTimeout: .seconds(5))
+            try await withEtcdClient(configuration) { client in
+                let result = await expectEtcdError { _ = try await client.get("/tls/key") }
+                #expect(result.error?.code == .tlsFailure, "\(String(describing: result.error))")
+                #expect(result.error?.connectionClosedDuringHandshake == true, "\(String(describing: result.error))")
+            }
+        }
+    }
 }

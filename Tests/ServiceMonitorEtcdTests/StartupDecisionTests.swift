@@ -86,7 +86,9 @@ struct StartupTests {
     }
 
     @Test func durationsMustBePositive() {
-        #expect(throws: BadInput.self) { try AcquireRequest(leaseTimeout: .zero, acquireTimeout: .seconds(1), slots: 1, host: nil) }
-        #expect(throws: BadInput.self) { try AcquireRequest(leaseTimeout: .seconds(1), acquireTimeout: .zero, slots: 1, host: nil) }
+        // Checked where the text is parsed, so the error quotes the value as written.
+        let error = #expect(throws: BadInput.self) { try Duration(parsingPositive: "0ms", option: "--acquire-timeout") }
+        #expect(error?.description == #"--acquire-timeout "0ms": must be longer than zero"#)
+        #expect(throws: BadInput.self) { try Duration(parsingPositive: "0s", option: "--lease-timeout") }
     }
 }

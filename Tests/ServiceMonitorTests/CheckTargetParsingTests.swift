@@ -43,7 +43,7 @@ struct CheckTargetParsingTests {
 
     struct Invalid: Sendable, CustomTestStringConvertible {
         var input: String
-        var code: HealthCheckError.Code
+        var code: BadInput.Code
         var message: String
         var testDescription: String { self.input.debugDescription }
     }
@@ -88,14 +88,14 @@ struct CheckTargetParsingTests {
         #expect {
             _ = try CheckTarget(parsing: case_.input)
         } throws: { error in
-            guard let error = error as? HealthCheckError else { return false }
-            return error.code == case_.code && error.message.hasPrefix(case_.message) && error.isBadInput
+            guard let error = error as? BadInput else { return false }
+            return error.code == case_.code && error.description.hasPrefix(case_.message) && error.exitStatus == .usage
         }
     }
 
     @Test("the error message is one line and quotes the exact value")
     func messageShape() throws {
-        let error = try #require(throws: HealthCheckError.self) { try CheckTarget(parsing: "ftp://x") }
+        let error = try #require(throws: BadInput.self) { try CheckTarget(parsing: "ftp://x") }
         #expect(error.description == #"--monitor-url "ftp://x": unsupported scheme "ftp" (use http, https or tcp)"#)
         #expect(!error.message.contains("\n"))
     }

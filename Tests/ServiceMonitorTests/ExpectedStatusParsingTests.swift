@@ -51,8 +51,8 @@ struct ExpectedStatusParsingTests {
         #expect {
             _ = try ExpectedStatus(parsing: input)
         } throws: { error in
-            guard let error = error as? HealthCheckError else { return false }
-            return error.code == .invalidExpectedStatus && error.message.hasPrefix(message) && error.isBadInput
+            guard let error = error as? BadInput else { return false }
+            return error.code == .invalidExpectedStatus && error.description.hasPrefix(message) && error.exitStatus == .usage
         }
     }
 }

@@ -195,10 +195,10 @@ struct HTTPCheckTests {
         }
     }
 
-    @Test("a non-positive timeout is rejected")
+    @Test("a non-positive timeout is rejected where it is parsed, quoting it as written")
     func rejectsNonPositiveTimeout() throws {
-        #expect(throws: HealthCheckError.self) {
-            _ = try HealthChecker(target: CheckTarget(parsing: "http://127.0.0.1/"), configuration: .init(timeout: .zero))
-        }
+        let error = #expect(throws: BadInput.self) { try Duration(parsingPositive: "0ms", option: "--timeout") }
+        #expect(error?.description == #"--timeout "0ms": must be longer than zero"#)
+        #expect(error?.exitStatus == .usage)
     }
 }

@@ -5,7 +5,7 @@ import Testing
 struct HealthStateTests {
     /// Feeds `results` ("U" up, "D" down) and returns the transitions, with the index that caused each.
     private func run(_ results: String, rise: Int, fall: Int) throws -> (HealthState, [(Int, HealthTransition)]) {
-        var state = try HealthState(rise: rise, fall: fall)
+        var state = HealthState(try HealthThresholds(rise: rise, fall: fall))
         var transitions: [(Int, HealthTransition)] = []
         for (index, symbol) in results.enumerated() {
             if let transition = state.record(isUp: symbol == "U") {
@@ -17,7 +17,7 @@ struct HealthStateTests {
 
     @Test("starts unknown")
     func startsUnknown() throws {
-        let state = try HealthState(rise: 2, fall: 3)
+        let state = HealthState(try HealthThresholds(rise: 2, fall: 3))
         #expect(state.current == .unknown)
         #expect(state.rise == 2 && state.fall == 3)
     }
@@ -56,7 +56,7 @@ struct HealthStateTests {
 
     @Test("from unknown the first verdict also needs a full run")
     func unknownNeedsFullRun() throws {
-        var state = try HealthState(rise: 3, fall: 2)
+        var state = HealthState(try HealthThresholds(rise: 3, fall: 2))
         #expect(state.record(isUp: true) == nil)
         #expect(state.record(isUp: true) == nil)
         #expect(state.current == .unknown)
@@ -67,7 +67,7 @@ struct HealthStateTests {
     @Test("alternating results never flip when rise and fall exceed 1", arguments: [(2, 2), (2, 1), (1, 2), (3, 3)])
     func alternatingNeverFlips(rise: Int, fall: Int) throws {
         // Start from a known state, then alternate: a run of 1 never reaches a threshold of 2.
-        var state = try HealthState(rise: rise, fall: fall)
+        var state = HealthState(try HealthThresholds(rise: rise, fall: fall))
         let establishUp = rise == 1 ? "U" : String(repeating: "U", count: rise)
         for _ in establishUp { state.record(isUp: true) }
         #expect(state.current == .up)
@@ -85,7 +85,7 @@ struct HealthStateTests {
 
     @Test("a steady state reports no transitions, however long")
     func steadyStateIsQuiet() throws {
-        var state = try HealthState(rise: 2, fall: 2)
+        var state = HealthState(try HealthThresholds(rise: 2, fall: 2))
         var transitions = 0
         for _ in 0..<10_000 where state.record(isUp: true) != nil { transitions += 1 }
         #expect(transitions == 1)
@@ -95,7 +95,7 @@ struct HealthStateTests {
 
     @Test("record(_ CheckResult) uses isUp")
     func recordsCheckResults() throws {
-        var state = try HealthState()
+        var state = HealthState()
         let up = CheckResult(latency: .milliseconds(3), httpStatus: 200, detail: "HTTP 200 in 3 ms")
         let down = CheckResult(latency: .milliseconds(2), httpStatus: 503,
                                failure: CheckFailure(kind: .unexpectedStatus, detail: "HTTP 503 in 2 ms"), detail: "HTTP 503 in 2 ms")
@@ -104,13 +104,13 @@ struct HealthStateTests {
         #expect(state.record(down) == HealthTransition(from: .up, to: .down))
     }
 
-    @Test("rise or fall below 1 is bad input naming the option", arguments: [(0, 1, "--rise \"0\""), (1, 0, "--fall \"0\""), (-2, 1, "--rise \"-2\"")])
-    func rejectsBadThresholds(rise: Int, fall: Int, prefix: String) {
-        #expect {
-            _ = try HealthState(rise: rise, fall: fall)
-        } throws: { error in
-            guard let error = error as? HealthCheckError else { return false }
-            return error.code == .invalidThreshold && error.message.hasPrefix(prefix) && error.message.hasSuffix("must be at least 1")
-        }
+    @Test("rise or fall outside 1-100 is bad input naming the option", arguments: [
+        (0, 1, "--rise 0: must be between 1 and 100"), (1, 0, "--fall 0: must be between 1 and 100"),
+        (-2, 1, "--rise -2: must be between 1 and 100"), (1, 101, "--fall 101: must be between 1 and 100"),
+    ])
+    func rejectsBadThresholds(rise: Int, fall: Int, message: String) {
+        let error = #expect(throws: BadInput.self) { try HealthThresholds(rise: rise, fall: fall) }
+        #expect(error?.description == message)
+        #expect(error?.exitStatus == .usage)
     }
 }

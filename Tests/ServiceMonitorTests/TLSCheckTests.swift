@@ -76,14 +76,14 @@ struct TLSCheckTests {
 
     @Test("an unreadable CA file is a configuration error naming the path")
     func unreadableCAFile() throws {
-        let error = try #require(throws: HealthCheckError.self) {
+        let error = try #require(throws: BadInput.self) {
             _ = try HealthChecker(
                 target: CheckTarget(parsing: "https://127.0.0.1/"),
                 configuration: .init(certificateVerification: .trustRootsFile(path: "/nonexistent/ca.pem"))
             )
         }
         #expect(error.code == .unreadableTrustRoots)
-        #expect(!error.isBadInput)
+        #expect(error.exitStatus == .configuration)
         #expect(error.message.contains(#""/nonexistent/ca.pem""#))
     }
 }

@@ -8,7 +8,7 @@ import TestSupport
 struct JournalLogHandlerTests {
     /// A logger writing through the handler, tagged with a field unique to one test.
     private func makeLogger(run: String) -> Logger {
-        var handler = JournalLogHandler(label: "journal-test", identifier: "service-monitor-test")
+        var handler = StructuredLogHandler(label: "journal-test", identifier: "service-monitor-test", sink: .journal)
         handler.logLevel = .trace
         handler[metadataKey: "test.run"] = "\(run)"
         return Logger(label: "journal-test") { _ in handler }
@@ -78,7 +78,7 @@ struct JournalLogHandlerTests {
     @Test func recordsTheErrorOfAnEvent() throws {
         struct Refused: Error, CustomStringConvertible { var description: String { "connection refused" } }
         let run = UUID().uuidString
-        var handler = JournalLogHandler(label: "journal-test", identifier: "service-monitor-test")
+        var handler = StructuredLogHandler(label: "journal-test", identifier: "service-monitor-test", sink: .journal)
         handler[metadataKey: "test.run"] = "\(run)"
         handler.log(event: LogEvent(level: .error, message: "check failed", error: Refused(), metadata: nil, source: nil, file: #fileID, function: #function, line: #line))
         let entry = try #require(Journal.waitForEntries(matching: ["TEST_RUN=\(run)"]).first)
@@ -118,7 +118,7 @@ struct LogFieldTests {
         #expect(fields["PRIORITY"] == "4")
         #expect(fields["CODE_LINE"] == "42")
 
-        var console = ConsoleLogHandler(label: "monitor", identifier: "service-monitor")
+        var console = StructuredLogHandler(label: "monitor", identifier: "service-monitor", sink: .console)
         console.logLevel = .trace
         // The rendering is internal; check it through a real stderr capture in WatchdogTests and
         // here through the fields it is made of.

@@ -31,7 +31,7 @@ public struct CheckTarget: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// Parses a `--monitor-url` value; the error message names the value and what is wrong.
-    public init(parsing url: String) throws(HealthCheckError) {
+    public init(parsing url: String) throws(BadInput) {
         self = try CheckTargetParser(url).parse()
     }
 

@@ -1,5 +1,5 @@
 /// Splits a `--monitor-url` value into scheme, host, port and path, rejecting anything a health
-/// check could only misinterpret. One `HealthCheckError` per problem, each naming the value.
+/// check could only misinterpret. One ``BadInput`` per problem, each naming the value.
 struct CheckTargetParser {
     private let input: String
     private static let option = "--monitor-url"
@@ -9,7 +9,7 @@ struct CheckTargetParser {
         self.input = input
     }
 
-    func parse() throws(HealthCheckError) -> CheckTarget {
+    func parse() throws(BadInput) -> CheckTarget {
         guard !self.input.isEmpty else {
             throw self.error(.malformedURL, "empty URL (\(Self.example))")
         }
@@ -49,7 +49,7 @@ struct CheckTargetParser {
         }
     }
 
-    private func parseScheme(_ scheme: String) throws(HealthCheckError) -> CheckTarget.Kind {
+    private func parseScheme(_ scheme: String) throws(BadInput) -> CheckTarget.Kind {
         let isSchemeSyntax = scheme.first?.isASCIILetter == true
             && scheme.allSatisfy { $0.isASCIILetter || $0.isASCIIDigit || $0 == "+" || $0 == "-" || $0 == "." }
         guard isSchemeSyntax else {
@@ -63,7 +63,7 @@ struct CheckTargetParser {
 
     /// `host`, `host:port`, `[v6]` or `[v6]:port`; returns the host (lowercased, unbracketed) and
     /// the port text if a ':' was present.
-    private func splitHostAndPort(_ authority: String) throws(HealthCheckError) -> (String, Substring?) {
+    private func splitHostAndPort(_ authority: String) throws(BadInput) -> (String, Substring?) {
         var host: Substring
         var portText: Substring?
         if authority.hasPrefix("[") {
@@ -102,7 +102,7 @@ struct CheckTargetParser {
         return (host.lowercased(), portText)
     }
 
-    private func parsePort(_ text: Substring?, kind: CheckTarget.Kind) throws(HealthCheckError) -> Int {
+    private func parsePort(_ text: Substring?, kind: CheckTarget.Kind) throws(BadInput) -> Int {
         guard let text else {
             switch kind {
             case .http: return 80
@@ -118,7 +118,7 @@ struct CheckTargetParser {
     }
 
     /// RFC 3986 path/query characters, with '%' only as a valid percent-escape.
-    private func validatePathAndQuery(_ text: String) throws(HealthCheckError) {
+    private func validatePathAndQuery(_ text: String) throws(BadInput) {
         let allowedPunctuation = Set("/?-._~!$&'()*+,;=:@")
         var index = text.startIndex
         while index < text.endIndex {
@@ -138,7 +138,7 @@ struct CheckTargetParser {
         }
     }
 
-    private func error(_ code: HealthCheckError.Code, _ reason: String) -> HealthCheckError {
+    private func error(_ code: BadInput.Code, _ reason: String) -> BadInput {
         .badValue(code, option: Self.option, value: self.input, reason)
     }
 }

@@ -15,7 +15,7 @@ public struct ExpectedStatus: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// Parses a `--expect-status` value; the error message names the value and the bad part.
-    public init(parsing text: String) throws(HealthCheckError) {
+    public init(parsing text: String) throws(BadInput) {
         let items = text.split(separator: ",", omittingEmptySubsequences: false)
         var ranges: [ClosedRange<Int>] = []
         for rawItem in items {
@@ -40,7 +40,7 @@ public struct ExpectedStatus: Sendable, Hashable, CustomStringConvertible {
             .joined(separator: ",")
     }
 
-    private static func parseItem(_ item: Substring, in text: String) throws(HealthCheckError) -> ClosedRange<Int> {
+    private static func parseItem(_ item: Substring, in text: String) throws(BadInput) -> ClosedRange<Int> {
         let bounds = item.split(separator: "-", omittingEmptySubsequences: false)
         guard bounds.count <= 2 else {
             throw Self.error(text, "\(String(item).debugDescription) is not a status code or range")
@@ -53,7 +53,7 @@ public struct ExpectedStatus: Sendable, Hashable, CustomStringConvertible {
         return low...high
     }
 
-    private static func parseCode(_ code: Substring, item: Substring, in text: String) throws(HealthCheckError) -> Int {
+    private static func parseCode(_ code: Substring, item: Substring, in text: String) throws(BadInput) -> Int {
         guard !code.isEmpty, code.count <= 3, code.allSatisfy({ $0.isASCII && $0.isWholeNumber }), let value = Int(code) else {
             throw Self.error(text, "\(String(item).debugDescription) is not a status code or range (e.g. 200, 200-299, 200,204,301-302)")
         }
@@ -63,7 +63,7 @@ public struct ExpectedStatus: Sendable, Hashable, CustomStringConvertible {
         return value
     }
 
-    private static func error(_ text: String, _ reason: String) -> HealthCheckError {
+    private static func error(_ text: String, _ reason: String) -> BadInput {
         .badValue(.invalidExpectedStatus, option: Self.option, value: text, reason)
     }
 }

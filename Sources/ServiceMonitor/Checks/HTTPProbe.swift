@@ -25,7 +25,7 @@ struct HTTPProbe: Sendable {
     /// A health endpoint's body is small; past this much the rest is not worth reading.
     private static let maximumBodyBytes = 64 * 1024
 
-    init(target: CheckTarget, configuration: HealthChecker.Configuration) throws(HealthCheckError) {
+    init(target: CheckTarget, configuration: HealthChecker.Configuration) throws(BadInput) {
         var clientConfiguration = HTTPClient.Configuration(
             tlsConfiguration: target.kind == .https ? try Self.tlsConfiguration(configuration.certificateVerification) : nil,
             redirectConfiguration: .disallow,  // a 3xx is the service's answer, judged like any status
@@ -70,7 +70,7 @@ struct HTTPProbe: Sendable {
 
     private static func tlsConfiguration(
         _ verification: HealthChecker.CertificateVerification
-    ) throws(HealthCheckError) -> TLSConfiguration {
+    ) throws(BadInput) -> TLSConfiguration {
         var tls = TLSConfiguration.makeClientConfiguration()
         switch verification {
         case .systemTrustRoots:
@@ -84,7 +84,7 @@ struct HTTPProbe: Sendable {
     }
 
     /// Loaded up front so a wrong path fails at startup with a clear message, not at every check.
-    private static func loadCertificates(_ path: String) throws(HealthCheckError) -> [NIOSSLCertificate] {
+    private static func loadCertificates(_ path: String) throws(BadInput) -> [NIOSSLCertificate] {
         let certificates: [NIOSSLCertificate]
         do {
             certificates = try NIOSSLCertificate.fromPEMFile(path)

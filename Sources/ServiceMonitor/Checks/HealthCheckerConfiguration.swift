@@ -1,7 +1,11 @@
 extension HealthChecker {
     /// How checks are performed. The target itself is passed separately (``CheckTarget``).
     public struct Configuration: Sendable, Hashable {
-        /// Bound on one whole check: DNS, connect, TLS handshake, response head and body.
+        /// A 2 s timeout, 2xx statuses, the system's trust roots.
+        public static let defaults = Configuration()
+
+        /// Bound on one whole check: DNS, connect, TLS handshake, response head and body. Positive:
+        /// the command line parses it with ``Swift/Duration/init(parsingPositive:option:)``.
         public var timeout: Duration
         /// HTTP statuses that count as up (ignored for tcp targets).
         public var expectedStatus: ExpectedStatus

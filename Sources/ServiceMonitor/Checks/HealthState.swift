@@ -21,6 +21,31 @@ public struct HealthTransition: Sendable, Hashable, CustomStringConvertible {
     public var description: String { "\(self.from) -> \(self.to)" }
 }
 
+/// `--rise` and `--fall`, validated once: each between 1 and ``range``.
+public struct HealthThresholds: Sendable, Hashable {
+    /// Consecutive ups needed to become up.
+    public let rise: Int
+    /// Consecutive downs needed to become down.
+    public let fall: Int
+
+    /// The counts accepted; beyond 100 checks a flip would take longer than anyone waits.
+    public static let range = 1...100
+    /// One result flips the state either way.
+    public static let defaults = HealthThresholds(validatedRise: 1, fall: 1)
+
+    private init(validatedRise rise: Int, fall: Int) {
+        self.rise = rise
+        self.fall = fall
+    }
+
+    public init(rise: Int, fall: Int) throws(BadInput) {
+        for (option, value) in [("--rise", rise), ("--fall", fall)] where !Self.range.contains(value) {
+            throw BadInput(option: option, message: "\(value): must be between \(Self.range.lowerBound) and \(Self.range.upperBound)")
+        }
+        self.init(validatedRise: rise, fall: fall)
+    }
+}
+
 /// The rise/fall state machine: `rise` consecutive up results make the state up, `fall`
 /// consecutive down results make it down. Pure and synchronous, so it is tested exhaustively
 /// without any server.
@@ -28,10 +53,8 @@ public struct HealthTransition: Sendable, Hashable, CustomStringConvertible {
 /// It starts ``Health/unknown``; the first verdict also needs `rise` (or `fall`) consecutive
 /// results, so one lucky answer from a booting service does not count as up when `--rise 3`.
 public struct HealthState: Sendable, Hashable {
-    /// Consecutive ups needed to become up.
-    public let rise: Int
-    /// Consecutive downs needed to become down.
-    public let fall: Int
+    /// How many consecutive results flip the state.
+    public let thresholds: HealthThresholds
     /// The current verdict.
     public private(set) var current: Health = .unknown
     /// Length of the current run of identical results, capped at `max(rise, fall)` (beyond that
@@ -40,17 +63,14 @@ public struct HealthState: Sendable, Hashable {
     /// Whether the current run is of up results; `nil` before the first result.
     public private(set) var streakIsUp: Bool?
 
-    /// - Throws: ``HealthCheckError/Code/invalidThreshold`` when `rise` or `fall` is below 1.
-    public init(rise: Int = 1, fall: Int = 1) throws(HealthCheckError) {
-        guard rise >= 1 else {
-            throw .badValue(.invalidThreshold, option: "--rise", value: String(rise), "must be at least 1")
-        }
-        guard fall >= 1 else {
-            throw .badValue(.invalidThreshold, option: "--fall", value: String(fall), "must be at least 1")
-        }
-        self.rise = rise
-        self.fall = fall
+    public init(_ thresholds: HealthThresholds = .defaults) {
+        self.thresholds = thresholds
     }
+
+    /// Consecutive ups needed to become up.
+    public var rise: Int { thresholds.rise }
+    /// Consecutive downs needed to become down.
+    public var fall: Int { thresholds.fall }
 
     /// Feeds one check result; returns the transition when this result flips the state.
     @discardableResult

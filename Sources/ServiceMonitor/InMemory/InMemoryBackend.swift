@@ -111,12 +111,9 @@ public struct InMemoryRegistration<C: Clock>: InstanceRegistration where C.Durat
     }
 
     public func keepAlive() async throws -> Never {
-        while true {
-            try await tables.clock.sleep(for: ttl / 3)
-            try tables.write { tables, now in
-                guard tables.registrations[token] != nil else { throw InMemoryBackendError(code: .registrationLost) }
-                tables.registrations[token]?.expiry = now.advanced(by: ttl)
-            }
+        try await tables.renew(every: ttl) { tables, now in
+            guard tables.registrations[token] != nil else { throw InMemoryBackendError(code: .registrationLost) }
+            tables.registrations[token]?.expiry = now.advanced(by: ttl)
         }
     }
 
@@ -174,12 +171,9 @@ public struct InMemoryStartupTicket<C: Clock>: StartupTicket where C.Duration ==
 
     public func keepAlive() async throws -> Never {
         let ttl = InMemoryBackend<C>.queueEntryTTL
-        while true {
-            try await tables.clock.sleep(for: ttl / 3)
-            try tables.write { tables, now in
-                guard tables.queue[label]?[serviceID]?.token == token else { throw InMemoryBackendError(code: .queueEntryLost) }
-                tables.queue[label]?[serviceID]?.expiry = now.advanced(by: ttl)
-            }
+        try await tables.renew(every: ttl) { tables, now in
+            guard tables.queue[label]?[serviceID]?.token == token else { throw InMemoryBackendError(code: .queueEntryLost) }
+            tables.queue[label]?[serviceID]?.expiry = now.advanced(by: ttl)
         }
     }
 

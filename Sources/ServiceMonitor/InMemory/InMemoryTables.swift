@@ -129,6 +129,15 @@ final class InMemoryTables<C: Clock>: Sendable where C.Duration == Duration {
         try write { tables, now in try body(tables, now) }
     }
 
+    /// Runs `renew` every third of `ttl`, as a keep-alive does, until cancelled or `renew` throws
+    /// (what it renews is gone).
+    func renew(every ttl: Duration, _ renew: (inout Tables, C.Instant) throws -> Void) async throws -> Never {
+        while true {
+            try await clock.sleep(for: ttl / 3)
+            try write(renew)
+        }
+    }
+
     /// Returns after the tables move past `version`: a change, or the next expiry coming due.
     func change(after version: UInt64) async throws {
         let nextExpiry = read { tables, _ in tables.version == version ? tables.nextExpiry : nil }

@@ -29,6 +29,13 @@ extension Duration {
         self = total
     }
 
+    /// Parses a duration that must be longer than zero, as every timeout, interval and ttl must:
+    /// the one place that rule is checked, so the error quotes the value as it was written.
+    public init(parsingPositive text: String, option: String) throws(BadInput) {
+        self = try Duration(parsing: text, option: option)
+        guard self > .zero else { throw BadInput(option: option, message: "\(text.quotedForError): must be longer than zero") }
+    }
+
     /// The shortest exact rendering in the units `init(parsing:)` accepts: `1500ms`, `10s`, `4m`.
     public var operatorDescription: String {
         let milliseconds = components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000

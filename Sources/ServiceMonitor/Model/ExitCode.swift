@@ -7,6 +7,8 @@ public enum ExitStatus: Int32, Sendable {
     case usage = 64
     /// etcd unreachable (EX_UNAVAILABLE).
     case unavailable = 69
+    /// An internal error: a failure no other status describes (EX_SOFTWARE).
+    case software = 70
     /// Authentication failed or permission denied (EX_NOPERM).
     case permissionDenied = 77
     /// Bad configuration, e.g. unreadable TLS files (EX_CONFIG).

@@ -62,12 +62,7 @@ public struct Monitor<Backend: StoreBackend>: Service {
     // MARK: Checks
 
     private func checkLoop(status: MonitorStatus) async {
-        var health: HealthState
-        do {
-            health = try HealthState(rise: configuration.rise, fall: configuration.fall)
-        } catch {
-            preconditionFailure("rise/fall are validated before the monitor starts: \(error)")
-        }
+        var health = HealthState(configuration.thresholds)
         var readySent = false
         var firstCheck = true
         let clock = ContinuousClock()

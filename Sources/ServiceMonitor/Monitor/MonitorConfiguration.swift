@@ -7,37 +7,57 @@ public enum ReadyWhen: String, Sendable, CaseIterable {
     case healthy
 }
 
-/// Everything `watch` was asked to do, validated.
+/// Everything `watch` was asked to do, validated once: later code takes these values as they are.
 public struct MonitorConfiguration: Sendable {
-    public var label: Label
-    public var serviceID: ServiceID
-    public var host: String
-    public var info: ServiceInfo
+    public let label: Label
+    public let serviceID: ServiceID
+    public let host: String
+    public let info: ServiceInfo
+    /// What is checked.
+    public let target: CheckTarget
+    /// How each check is made; its timeout is shorter than ``interval``.
+    public let checks: HealthChecker.Configuration
     /// Between check starts.
-    public var interval: Duration
+    public let interval: Duration
     /// Consecutive results that flip the state.
-    public var rise: Int
-    public var fall: Int
-    /// Lifetime of the registration lease without renewals.
-    public var ttl: Duration
-    public var readyWhen: ReadyWhen
+    public let thresholds: HealthThresholds
+    /// Lifetime of the registration lease without renewals; at least ``minimumTTL``.
+    public let ttl: Duration
+    public let readyWhen: ReadyWhen
     /// Bound on one store call at shutdown (deregistration).
-    public var commandTimeout: Duration
+    public let commandTimeout: Duration
     /// Give back this service id's startup lease at the first up (off: `--no-release-lease`).
-    public var releasesStartupLease: Bool
+    public let releasesStartupLease: Bool
 
+    /// The shortest `--ttl` a keep-alive renews in time.
+    public static let minimumTTL = Duration.seconds(2)
+
+    /// Durations are positive (the command line parses them so); this checks how they relate.
     public init(
         label: Label, serviceID: ServiceID, host: String, info: ServiceInfo,
-        interval: Duration, rise: Int, fall: Int, ttl: Duration, readyWhen: ReadyWhen, commandTimeout: Duration,
-        releasesStartupLease: Bool = true
-    ) {
+        target: CheckTarget, checks: HealthChecker.Configuration = .defaults, interval: Duration, thresholds: HealthThresholds = .defaults,
+        ttl: Duration, readyWhen: ReadyWhen, commandTimeout: Duration, releasesStartupLease: Bool = true
+    ) throws(BadInput) {
+        guard checks.timeout < interval else {
+            throw BadInput(
+                option: "--timeout",
+                message: "\(checks.timeout.operatorDescription.debugDescription) must be shorter than --interval \(interval.operatorDescription.debugDescription)"
+            )
+        }
+        guard ttl >= Self.minimumTTL else {
+            throw BadInput(
+                option: "--ttl",
+                message: "\(ttl.operatorDescription.debugDescription): at least \(Self.minimumTTL.operatorDescription), so the keep-alive can renew it in time"
+            )
+        }
         self.label = label
         self.serviceID = serviceID
         self.host = host
         self.info = info
+        self.target = target
+        self.checks = checks
         self.interval = interval
-        self.rise = rise
-        self.fall = fall
+        self.thresholds = thresholds
         self.ttl = ttl
         self.readyWhen = readyWhen
         self.commandTimeout = commandTimeout

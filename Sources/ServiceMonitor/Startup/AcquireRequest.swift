@@ -1,4 +1,4 @@
-/// What `acquire-lease` was asked for, validated before anything touches the store.
+/// What `acquire-lease` was asked for, validated once, before anything touches the store.
 public struct AcquireRequest: Sendable, Hashable {
     /// How long a slot is held without a release (the holder key's lease, never renewed).
     public var leaseTimeout: Duration
@@ -11,13 +11,9 @@ public struct AcquireRequest: Sendable, Hashable {
 
     public static let maximumSlots = 1000
 
+    /// Durations are positive (the command line parses them with
+    /// ``Swift/Duration/init(parsingPositive:option:)``); this checks the slot count.
     public init(leaseTimeout: Duration, acquireTimeout: Duration, slots: Int, host: String?) throws(BadInput) {
-        guard leaseTimeout > .zero else {
-            throw BadInput(option: "--lease-timeout", message: "\(leaseTimeout.operatorDescription): must be longer than zero")
-        }
-        guard acquireTimeout > .zero else {
-            throw BadInput(option: "--acquire-timeout", message: "\(acquireTimeout.operatorDescription): must be longer than zero")
-        }
         guard (1...Self.maximumSlots).contains(slots) else {
             throw BadInput(option: "--slots", message: "\(slots): must be between 1 and \(Self.maximumSlots)")
         }
