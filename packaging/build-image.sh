@@ -57,8 +57,9 @@ install -d -m 0755 "$root"
 
 # --- files ---------------------------------------------------------------------------------------
 install -D -m 0755 "$binary" "$root/usr/bin/service-monitor"
-# As in the Debian package: the symbol table stays for backtraces, the debug info goes.
-strip --strip-debug "$root/usr/bin/service-monitor"
+# Stripped as build-deb.sh strips the packaged binary (symbol table and debug info go): the build
+# id stays, so the service-monitor-dbgsym package of the same build serves gdb and coredumps.
+strip --remove-section=.comment --remove-section=.note "$root/usr/bin/service-monitor"
 
 # Every library the dynamic loader maps for the binary, the loader itself included, at the path it
 # is found on this machine (so the binary's RUNPATH and the loader's default directories find it
