@@ -14,8 +14,8 @@ import Glibc
 /// Like PackageTests it packs the debug binary the tests already built, so the image also carries
 /// the toolchain's Swift runtime libraries (a release binary links them statically). podman keeps
 /// its storage and state in a temporary directory, configured for this cgroup-v1 host (vfs,
-/// cgroupfs, runc, file events) through CONTAINERS_CONF and CONTAINERS_STORAGE_CONF, so runs do
-/// not share anything.
+/// cgroupfs, runc, file events) through CONTAINERS_CONF and CONTAINERS_STORAGE_CONF, so runs
+/// share nothing but podman's blob-info cache (/var/lib/containers/cache, locked while written).
 @Suite("container image", .serialized, .timeLimit(.minutes(5)))
 struct ContainerImageTests {
     static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
