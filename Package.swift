@@ -190,7 +190,7 @@ let package = Package(
         // The etcd backend's own logic (key layout, queue decisions) without a server.
         .testTarget(
             name: "ServiceMonitorEtcdTests",
-            dependencies: ["ServiceMonitorEtcd", "ServiceMonitor"],
+            dependencies: ["ServiceMonitorEtcd", "ServiceMonitor", "TestSupport"],
             swiftSettings: sharedSwiftSettings
         ),
         // One suite every backend passes: in-memory, etcd with one member and with three.
@@ -207,12 +207,12 @@ let package = Package(
         ),
         .testTarget(
             name: "PosixTests",
-            dependencies: ["Posix"],
+            dependencies: ["Posix", "TestSupport"],
             swiftSettings: sharedSwiftSettings
         ),
         .testTarget(
             name: "RacingTests",
-            dependencies: ["Racing"],
+            dependencies: ["Racing", "TestSupport"],
             swiftSettings: sharedSwiftSettings
         ),
         .testTarget(

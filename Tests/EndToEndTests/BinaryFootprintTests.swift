@@ -13,17 +13,17 @@ import TestSupport
 struct BinaryFootprintTests {
     static let forbiddenLibraries = ["libFoundation.so", "libFoundationInternationalization.so", "lib_FoundationICU.so"]
 
-    @Test func usesNothingFromFoundationInternationalizationOrICU() throws {
+    @Test func usesNothingFromFoundationInternationalizationOrICU() async throws {
         let binary = try BuildProducts.executable(named: "service-monitor")
-        let undefined = try Self.dynamicSymbols(of: binary, "--undefined-only")
-        let libraries = try Self.runtimeLibraryDirectory(of: binary)
+        let undefined = try await Self.dynamicSymbols(of: binary, "--undefined-only")
+        let libraries = try await Self.runtimeLibraryDirectory(of: binary)
 
         // The method works: the binary does resolve symbols from the Swift runtime this way.
-        let runtime = try Self.dynamicSymbols(of: libraries + "/libswiftCore.so", "--defined-only")
+        let runtime = try await Self.dynamicSymbols(of: libraries + "/libswiftCore.so", "--defined-only")
         #expect(!undefined.isDisjoint(with: runtime), "no symbol of libswiftCore.so among the undefined ones of \(binary)")
 
         for library in Self.forbiddenLibraries {
-            let used = undefined.intersection(try Self.dynamicSymbols(of: libraries + "/" + library, "--defined-only")).sorted()
+            let used = undefined.intersection(try await Self.dynamicSymbols(of: libraries + "/" + library, "--defined-only")).sorted()
             #expect(
                 used.isEmpty,
                 """
@@ -35,16 +35,16 @@ struct BinaryFootprintTests {
     }
 
     /// The names in the dynamic symbol table of `file`, filtered by `nm` (`--undefined-only`, …).
-    static func dynamicSymbols(of file: String, _ filter: String) throws -> Set<String> {
-        let result = try Command.run("nm", ["--dynamic", filter, file])
+    static func dynamicSymbols(of file: String, _ filter: String) async throws -> Set<String> {
+        let result = try await Command.run("nm", ["--dynamic", filter, file])
         guard result.status == 0 else { throw CommandError(description: "nm \(file): \(result)") }
         return Set(result.standardOutput.split(separator: "\n").compactMap { $0.split(separator: " ").last.map(String.init) })
     }
 
     /// The toolchain directory the binary loads its Swift libraries from: the entry of its
     /// RUNPATH that holds them.
-    static func runtimeLibraryDirectory(of binary: String) throws -> String {
-        let dynamicSection = try Command.run("readelf", ["--dynamic", binary])
+    static func runtimeLibraryDirectory(of binary: String) async throws -> String {
+        let dynamicSection = try await Command.run("readelf", ["--dynamic", binary])
         guard dynamicSection.status == 0 else { throw CommandError(description: "readelf \(binary): \(dynamicSection)") }
         let runpath = dynamicSection.standardOutput.split(separator: "\n")
             .first { $0.contains("(RUNPATH)") || $0.contains("(RPATH)") }

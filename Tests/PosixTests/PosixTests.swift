@@ -1,8 +1,9 @@
 import Foundation
 import Posix
 import Testing
+import TestSupport
 
-@Suite("Files and descriptors")
+@Suite("Files and descriptors", .tags(.fast))
 struct FileTests {
     private func temporaryDirectory() throws -> String {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("posix-\(UUID().uuidString.prefix(8))").path
@@ -50,7 +51,7 @@ struct FileTests {
     }
 }
 
-@Suite("Wall-clock timestamps")
+@Suite("Wall-clock timestamps", .tags(.fast))
 struct WallClockTimeTests {
     @Test(arguments: [
         (1_795_867_201, 42_999_999, "2026-11-28T12:00:01.042Z"),  // milliseconds round down

@@ -1,6 +1,7 @@
 import Racing
 import Synchronization
 import Testing
+import TestSupport
 
 /// Records that a racer was cancelled; read after the race, which awaits every racer.
 private final class CancellationRecord: Sendable {
@@ -20,7 +21,7 @@ private final class CancellationRecord: Sendable {
 
 private struct Refused: Error, Equatable {}
 
-@Suite("race and withTimeLimit")
+@Suite("race and withTimeLimit", .tags(.fast))
 struct RacingTests {
     @Test func theFirstDecisionWinsAndTheOthersAreCancelled() async throws {
         let loser = CancellationRecord()
