@@ -16,7 +16,8 @@ import Glibc
 /// its storage and state in a temporary directory, configured for this cgroup-v1 host (vfs,
 /// cgroupfs, runc, file events) through CONTAINERS_CONF and CONTAINERS_STORAGE_CONF, so runs
 /// share nothing but podman's blob-info cache (/var/lib/containers/cache, locked while written).
-@Suite("container image", .serialized, .timeLimit(.minutes(5)))
+// Alone on the user manager: it installs a template under a fixed name and reloads the manager.
+@Suite("container image", .needsAlone(.userManager), .timeLimit(.minutes(5)))
 struct ContainerImageTests {
     static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     static let exampleUnit = "units/examples/container/service-monitor-container@.service"
@@ -27,9 +28,18 @@ struct ContainerImageTests {
     @Test func buildsWithTheLinkedLibrariesRunsUnderPodmanAndReachesActiveUnderSystemd() async throws {
         try #require(getuid() == 0, "podman's storage and cgroups need root (./dev test runs as root)")
         let podman = try Podman()
-        defer { podman.tearDown() }
-        let image = try buildAndLoad(podman)
-        try checkImage(podman, image)
+        do {
+            try await scenario(podman)
+        } catch {
+            await podman.tearDown()
+            throw error
+        }
+        await podman.tearDown()
+    }
+
+    func scenario(_ podman: Podman) async throws {
+        let image = try await buildAndLoad(podman)
+        try await checkImage(podman, image)
         try await EtcdCluster.with(members: 1) { cluster in
             try await withEtcdClient(.init(endpoints: cluster.clientURLs)) { client in
                 try await checkHostsAndWatch(podman, image, cluster, client)
@@ -47,21 +57,21 @@ struct ContainerImageTests {
     }
 
     /// Runs packaging/build-image.sh on the debug binary and loads the archive into podman.
-    func buildAndLoad(_ podman: Podman) throws -> Image {
+    func buildAndLoad(_ podman: Podman) async throws -> Image {
         let binary = try BuildProducts.executable(named: "service-monitor")
         let script = Self.repository.appendingPathComponent("packaging/build-image.sh").path
-        let built = try Command.run(
+        let built = try await Command.run(
             script, [binary, podman.directory],
             environment: ["IMAGE_SOURCE": Self.source, "SOURCE_DATE_EPOCH": "1700000000"],
             timeout: .seconds(240)
         )
         try #require(built.status == 0, "\(built)")
         let archive = built.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines)
-        let version = try Command.run(binary, ["--version"]).standardOutput.trimmingCharacters(in: .whitespacesAndNewlines)
-        let architecture = try Command.run("dpkg", ["--print-architecture"]).standardOutput.trimmingCharacters(in: .whitespacesAndNewlines)
+        let version = try await Command.run(binary, ["--version"]).standardOutput.trimmingCharacters(in: .whitespacesAndNewlines)
+        let architecture = try await Command.run("dpkg", ["--print-architecture"]).standardOutput.trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(archive == "\(podman.directory)/service-monitor_\(version)_\(architecture).oci.tar")
 
-        let loaded = try podman.run(["load", "--input", archive], timeout: .seconds(180))
+        let loaded = try await podman.run(["load", "--input", archive], timeout: .seconds(180))
         try #require(loaded.status == 0, "\(loaded)")
         let reference = "localhost/service-monitor:\(version)"
         #expect(loaded.standardOutput.contains("Loaded image: \(reference)"), "\(loaded)")
@@ -70,8 +80,8 @@ struct ContainerImageTests {
 
     /// The configuration and labels, and a file system of exactly the binary, the libraries the
     /// loader maps for it, CA certificates and the account files.
-    func checkImage(_ podman: Podman, _ image: Image) throws {
-        let inspected = try podman.run(["image", "inspect", image.reference])
+    func checkImage(_ podman: Podman, _ image: Image) async throws {
+        let inspected = try await podman.run(["image", "inspect", image.reference])
         try #require(inspected.status == 0, "\(inspected)")
         let object = try #require((try JSONSerialization.jsonObject(with: Data(inspected.standardOutput.utf8)) as? [[String: Any]])?.first)
         let config = try #require(object["Config"] as? [String: Any], "\(object)")
@@ -85,9 +95,8 @@ struct ContainerImageTests {
         #expect(labels["org.opencontainers.image.title"] == "service-monitor", "\(labels)")
         #expect(object["Os"] as? String == "linux")
 
-        let mounted = try podman.run(["image", "mount", image.reference])
+        let mounted = try await podman.run(["image", "mount", image.reference])
         try #require(mounted.status == 0, "\(mounted)")
-        defer { _ = try? podman.run(["image", "unmount", image.reference]) }
         let root = mounted.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines)
         var files = Set<String>()
         let enumerator = try #require(FileManager.default.enumerator(atPath: root))
@@ -95,16 +104,17 @@ struct ContainerImageTests {
             if enumerator.fileAttributes?[.type] as? FileAttributeType != .typeDirectory { files.insert("/" + path) }
         }
         let ownFiles: Set = ["/usr/bin/service-monitor", "/etc/ssl/certs/ca-certificates.crt", "/etc/passwd", "/etc/group", "/etc/nsswitch.conf"]
-        let libraries = try linkedLibraries(of: try BuildProducts.executable(named: "service-monitor"))
+        let libraries = try await linkedLibraries(of: try BuildProducts.executable(named: "service-monitor"))
         #expect(libraries.contains { $0.contains("libswiftCore.so") }, "\(libraries)")
         #expect(files == ownFiles.union(libraries), "\(files.symmetricDifference(ownFiles.union(libraries)).sorted())")
         let passwd = try String(contentsOfFile: root + "/etc/passwd", encoding: .utf8)
         #expect(passwd.contains("\nservice-monitor:x:\(Self.uid):\(Self.uid):"), "\(passwd)")
         let certificates = FileManager.default.contentsEqual(atPath: root + "/etc/ssl/certs/ca-certificates.crt", andPath: "/etc/ssl/certs/ca-certificates.crt")
         #expect(certificates)
+        _ = try await podman.run(["image", "unmount", image.reference])
 
         // It runs: the entry point is the binary, as the unprivileged user.
-        let version = try podman.run(["run", "--rm", image.reference, "--version"], timeout: .seconds(120))
+        let version = try await podman.run(["run", "--rm", image.reference, "--version"], timeout: .seconds(120))
         #expect(version.status == 0 && version.standardOutput == image.version + "\n", "\(version)")
     }
 
@@ -113,7 +123,7 @@ struct ContainerImageTests {
     func checkHostsAndWatch(_ podman: Podman, _ image: Image, _ cluster: EtcdCluster, _ client: EtcdClient) async throws {
         let label = uniqueLabel("image")
         let endpoint = cluster.clientURLs[0]
-        let hostService = try StandIn(), containerService = try StandIn()
+        let hostService = try await StandIn(), containerService = try await StandIn()
         let hostWatcher = try MonitorProcess([
             "watch", "--endpoints", endpoint, "--label", label, "--service-id", "h-1", "--monitor-url", hostService.url,
             "--interval", "300ms", "--timeout", "200ms", "--host-ip", "127.0.0.41", "--log-target", "console",
@@ -121,24 +131,36 @@ struct ContainerImageTests {
         _ = try await client.waitForRecord("/service-monitor/\(label)/instances/h-1", "up") { $0?.state == "up" }
 
         let container = "sm-\(label)"
-        let key = "/service-monitor/\(label)/instances/c-1"
         // In the foreground, as the unit runs it: podman run lasts as long as the container.
         let running = try podman.start([
             "run", "--name", container, "--network", "host", image.reference,
             "watch", "--endpoints", endpoint, "--label", label, "--service-id", "c-1", "--monitor-url", containerService.url,
             "--interval", "500ms", "--timeout", "300ms", "--host-ip", "127.0.0.42", "--log-target", "console",
         ])
-        defer {
-            _ = try? podman.run(["rm", "--force", "--time", "2", container])
-            if running.process.isRunning { running.process.terminate() }
+        do {
+            try await followAndStop(podman, image, running, container, endpoint: endpoint, label: label, service: containerService, client)
+        } catch {
+            _ = try? await podman.run(["rm", "--force", "--time", "2", container])
+            await running.process.kill()
+            throw error
         }
+        _ = try await podman.run(["rm", container])
+        #expect(try await hostWatcher.terminate() == 0)
+        #expect(!hostService.served.isEmpty)
+    }
+
+    func followAndStop(
+        _ podman: Podman, _ image: Image, _ running: BackgroundPodman, _ container: String,
+        endpoint: String, label: String, service containerService: StandIn, _ client: EtcdClient
+    ) async throws {
+        let key = "/service-monitor/\(label)/instances/c-1"
         let up = try await client.waitForRecord(key, timeout: .seconds(60), "up") { $0?.state == "up" }
         try #require(up != nil, "\(running.log)")
         #expect(up?.host == "127.0.0.42")
 
-        let hosts = try await blocking {
-            try podman.run(["run", "--rm", "--network", "host", image.reference, "hosts", "--endpoints", endpoint, "--label", label], timeout: .seconds(120))
-        }
+        let hosts = try await podman.run(
+            ["run", "--rm", "--network", "host", image.reference, "hosts", "--endpoints", endpoint, "--label", label], timeout: .seconds(120)
+        )
         #expect(hosts.status == 0 && hosts.standardOutput == "127.0.0.41,127.0.0.42\n", "\(hosts)")
 
         try containerService.set(status: 503)
@@ -148,13 +170,12 @@ struct ContainerImageTests {
         _ = try await client.waitForRecord(key, "up again") { $0?.state == "up" }
 
         // podman stop sends SIGTERM: deregistered at once, exit 0 (podman run returns the container's status).
-        let stopped = try await blocking { try podman.run(["stop", "--time", "15", container], timeout: .seconds(60)) }
+        let stopped = try await podman.run(["stop", "--time", "15", container], timeout: .seconds(60))
         #expect(stopped.status == 0, "\(stopped)")
         #expect(try await client.range(.key(key)).kvs.isEmpty)
-        try await eventuallyAsync("podman run to return") { !running.process.isRunning }
-        #expect(running.process.terminationStatus == 0, "\(running.log)")
+        let status = try await running.process.waitForExit(timeout: .seconds(30), "podman run to return")
+        #expect(status == 0, "\(running.log)")
         #expect(running.log.contains("MESSAGE_ID=\(Self.deregisteredID)"), "no deregistered entry: \(running.log)")
-        #expect(try hostWatcher.terminate() == 0)
     }
 
     /// The example unit, unchanged but for where it reads its settings: systemd-analyze verify
@@ -165,11 +186,11 @@ struct ContainerImageTests {
         let template = try String(contentsOf: Self.repository.appendingPathComponent(Self.exampleUnit), encoding: .utf8)
         let verifyCopy = podman.directory + "/service-monitor-container@1.service"
         try template.write(toFile: verifyCopy, atomically: true, encoding: .utf8)
-        let verified = try Command.run("systemd-analyze", ["verify", "--man=no", verifyCopy])
+        let verified = try await Command.run("systemd-analyze", ["verify", "--man=no", verifyCopy])
         #expect(verified.status == 0 && verified.standardError.isEmpty && verified.standardOutput.isEmpty, "\(verified)")
 
         let label = uniqueLabel("unit")
-        let service = try StandIn()
+        let service = try await StandIn()
         let settings = """
             LABEL=\(label)
             SERVICE_ID=u-1
@@ -191,22 +212,32 @@ struct ContainerImageTests {
             .write(toFile: installed, atomically: true, encoding: .utf8)
         try "[Service]\nWatchdogSec=4s\n".write(toFile: dropIn, atomically: true, encoding: .utf8)
         let unit = "service-monitor-container@\(label).service"
-        defer {
-            UserManager.remove(unit: unit)
+        do {
+            try await UserManager.removing(unit) {
+                try await runUnit(unit, label: label, service: service, client)
+            }
+        } catch {
             try? FileManager.default.removeItem(atPath: installed)
             try? FileManager.default.removeItem(atPath: dropIn)
-            _ = try? UserManager.systemctl(["daemon-reload"])
+            _ = try? await UserManager.systemctl(["daemon-reload"])
+            throw error
         }
-        try #require(try UserManager.systemctl(["daemon-reload"]).status == 0)
+        try? FileManager.default.removeItem(atPath: installed)
+        try? FileManager.default.removeItem(atPath: dropIn)
+        _ = try await UserManager.systemctl(["daemon-reload"])
+    }
+
+    func runUnit(_ unit: String, label: String, service: StandIn, _ client: EtcdClient) async throws {
+        try #require(try await UserManager.systemctl(["daemon-reload"]).status == 0)
 
         // systemctl start returns once READY=1 arrived, which `watch` sends after registering.
-        let start = try await blocking { try UserManager.systemctl(["start", unit], timeout: .seconds(150)) }
-        let status = start.status == 0 ? "" : ((try? UserManager.systemctl(["status", unit]))?.standardOutput ?? "")
+        let start = try await UserManager.systemctl(["start", unit], timeout: .seconds(150))
+        let status = start.status == 0 ? "" : ((try? await UserManager.systemctl(["status", unit]))?.standardOutput ?? "")
         try #require(start.status == 0, "\(start)\n\(status)")
         let key = "/service-monitor/\(label)/instances/u-1"
         let record = try StoredRecord(try #require(try await client.range(.key(key)).kvs.first, "active before registering"))
         #expect(record.host == "127.0.0.43")
-        let properties = try UserManager.properties(of: unit, ["ActiveState", "MainPID", "WatchdogTimestampMonotonic"])
+        let properties = try await UserManager.properties(of: unit, ["ActiveState", "MainPID", "WatchdogTimestampMonotonic"])
         #expect(properties["ActiveState"] == "active")
         // The main process is conmon (podman said so with MAINPID=), not the container's process.
         let mainPID = try #require(properties["MainPID"])
@@ -214,19 +245,16 @@ struct ContainerImageTests {
         #expect(command == "conmon\n", "\(properties)")
 
         _ = try await client.waitForRecord(key, "up") { $0?.state == "up" }
+        #expect(!service.served.isEmpty)
         let firstPing = UInt64(properties["WatchdogTimestampMonotonic"] ?? "") ?? 0
-        let laterPing = try await blocking {
-            try eventually(timeout: .seconds(15), "a watchdog ping from the container") { () -> UInt64? in
-                let stamp = UInt64(try UserManager.properties(of: unit, ["WatchdogTimestampMonotonic"])["WatchdogTimestampMonotonic"] ?? "") ?? 0
-                return stamp > firstPing ? stamp : nil
-            }
+        let laterPing = try await eventually("a watchdog ping from the container", timeout: .seconds(15)) { () -> UInt64? in
+            let stamp = UInt64(try await UserManager.properties(of: unit, ["WatchdogTimestampMonotonic"])["WatchdogTimestampMonotonic"] ?? "") ?? 0
+            return stamp > firstPing ? stamp : nil
         }
         #expect(laterPing > firstPing)
 
         // The binary's own journal entries, fields intact, in the unit's cgroup.
-        let entries = try await blocking {
-            try Journal.waitForEntries(matching: ["SERVICE_MONITOR_LABEL=\(label)", "SERVICE_MONITOR_STATE=up"])
-        }
+        let entries = try await Journal.waitForEntries(matching: ["SERVICE_MONITOR_LABEL=\(label)", "SERVICE_MONITOR_STATE=up"])
         for entry in entries {
             #expect(entry["MESSAGE_ID"] == "3c7a4f1e9b2d4e0f8a6b5c4d3e2f1a0b")
             #expect(entry["SERVICE_MONITOR_SERVICE_ID"] == "u-1")
@@ -237,22 +265,20 @@ struct ContainerImageTests {
             #expect(entry["_SYSTEMD_CGROUP"]?.contains("/\(unit)/") == true, "\(entry)")
         }
 
-        let stop = try await blocking { try UserManager.systemctl(["stop", unit], timeout: .seconds(60)) }
+        let stop = try await UserManager.systemctl(["stop", unit], timeout: .seconds(60))
         #expect(stop.status == 0, "\(stop)")
         #expect(try await client.range(.key(key)).kvs.isEmpty)
-        let stopped = try UserManager.properties(of: unit, ["ActiveState", "Result"])
+        let stopped = try await UserManager.properties(of: unit, ["ActiveState", "Result"])
         #expect(stopped["ActiveState"] == "inactive" && stopped["Result"] == "success", "\(stopped)")
-        let deregistered = try await blocking {
-            try Journal.waitForEntries(matching: ["SERVICE_MONITOR_LABEL=\(label)", "MESSAGE_ID=\(Self.deregisteredID)"])
-        }
+        let deregistered = try await Journal.waitForEntries(matching: ["SERVICE_MONITOR_LABEL=\(label)", "MESSAGE_ID=\(Self.deregisteredID)"])
         #expect(deregistered.count == 1)
     }
 
     // MARK: - Helpers
 
     /// Every file the dynamic loader maps for `binary` (the loader included), as ldd resolves them.
-    func linkedLibraries(of binary: String) throws -> Set<String> {
-        let ldd = try Command.run("ldd", [binary])
+    func linkedLibraries(of binary: String) async throws -> Set<String> {
+        let ldd = try await Command.run("ldd", [binary])
         try #require(ldd.status == 0, "\(ldd)")
         var paths = Set<String>()
         for line in ldd.standardOutput.split(separator: "\n") {
@@ -301,13 +327,13 @@ final class Podman: Sendable {
         ["CONTAINERS_CONF": containersConf, "CONTAINERS_STORAGE_CONF": storageConf, "NOTIFY_SOCKET": nil]
     }
 
-    func run(_ arguments: [String], timeout: Duration = .seconds(60)) throws -> CommandResult {
-        try Command.run("podman", arguments, environment: environment, timeout: timeout)
+    func run(_ arguments: [String], timeout: Duration = .seconds(60)) async throws -> CommandResult {
+        try await Command.run("podman", arguments, environment: environment, timeout: timeout)
     }
 
     /// podman started in the background, its standard error (the container's) kept in a file.
-    /// (Not `podman run --detach`: the conmon it leaves behind inherits the descriptor by which
-    /// Foundation learns that podman exited, so podman would seem to run until the container ends.)
+    /// (Not `podman run --detach` through ``Command/run``: the conmon it leaves behind keeps the
+    /// output pipes open, so reading them would last as long as the container.)
     func start(_ arguments: [String]) throws -> BackgroundPodman {
         let logFile = directory + "/podman-\(UUID().uuidString.prefix(8)).log"
         _ = FileManager.default.createFile(atPath: logFile, contents: nil)
@@ -316,20 +342,19 @@ final class Podman: Sendable {
     }
 
     /// Removes every container and image (unmounting what they mounted), then the directory.
-    func tearDown() {
-        _ = try? run(["rm", "--all", "--force", "--time", "2"])
-        _ = try? run(["rmi", "--all", "--force"], timeout: .seconds(120))
+    func tearDown() async {
+        _ = try? await run(["rm", "--all", "--force", "--time", "2"])
+        _ = try? await run(["rmi", "--all", "--force"], timeout: .seconds(120))
         try? FileManager.default.removeItem(atPath: directory)
     }
 }
 
-// @unchecked: both properties are set once; Process is thread-safe for these reads.
-final class BackgroundPodman: @unchecked Sendable {
-    let process: Process
+final class BackgroundPodman: Sendable {
+    let process: ChildProcess
     let logFile: String
     var log: String { (try? String(contentsOfFile: logFile, encoding: .utf8)) ?? "" }
 
-    init(process: Process, logFile: String) {
+    init(process: ChildProcess, logFile: String) {
         self.process = process
         self.logFile = logFile
     }
