@@ -106,6 +106,8 @@ struct StartupLeaseTests {
                 let hungUp = try await lease.startQueued("hung-up")
                 hungUp.hangUp()
                 #expect(try await hungUp.waitForExit(timeout: .seconds(10), "acquire-lease to exit on SIGHUP") == 1, "\(hungUp.log)")
+                // Exited (1 for "not acquired"), not ended by the signal, whose number is also 1.
+                #expect(hungUp.process.terminationReason == .exit)
                 #expect(try await lease.queue().isEmpty, "queue entry left behind after SIGHUP")
                 #expect(try await lease.holders() == ["holder"])
                 #expect(hungUp.log.contains("service-monitor: interrupted while waiting for the startup lease for \(lease.label); left the queue"), "\(hungUp.log)")

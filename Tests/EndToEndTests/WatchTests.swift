@@ -65,6 +65,7 @@ struct WatchTests {
                 let hungUp = ContinuousClock.now
                 monitor.hangUp()
                 #expect(try await monitor.waitForExit(timeout: .seconds(10), "watch to exit on SIGHUP") == 0, "\(monitor.log)")
+                #expect(monitor.process.terminationReason == .exit)
                 #expect(ContinuousClock.now - hungUp < .seconds(10))
                 #expect(try await client.range(.key(key)).kvs.isEmpty, "record left behind after SIGHUP")
                 #expect(monitor.log.contains("MESSAGE_ID=6e9f0a1b2c3d4e5f8a7b6c5d4e3f2a1b"), "no deregistered entry: \(monitor.log)")
