@@ -37,10 +37,26 @@ let package = Package(
             name: "CSystemd",
             linkerSettings: [.linkedLibrary("systemd")]
         ),
+        // C shim over the POSIX calls made directly (read, write, open, clocks): prefixed static
+        // inline forwards that return -errno on failure.
+        .target(name: "CPosix"),
+        // The Swift layer over CPosix: EINTR-safe descriptor and file loops, wall-clock
+        // timestamps, every failure a PosixError.
+        .target(
+            name: "Posix",
+            dependencies: ["CPosix"],
+            swiftSettings: sharedSwiftSettings
+        ),
+        // Structured races: an operation against its time limit, or racers until one decides.
+        .target(
+            name: "Racing",
+            swiftSettings: sharedSwiftSettings
+        ),
         .target(
             name: "Systemd",
             dependencies: [
                 "CSystemd",
+                "Posix",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -49,6 +65,8 @@ let package = Package(
         .target(
             name: "Etcd",
             dependencies: [
+                "Posix",
+                "Racing",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
@@ -75,6 +93,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 "Systemd",
+                "Posix",
+                "Racing",
             ],
             swiftSettings: sharedSwiftSettings
         ),
@@ -98,6 +118,8 @@ let package = Package(
                 "ServiceMonitorEtcd",
                 "Etcd",
                 "Systemd",
+                "Posix",
+                "Racing",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -123,6 +145,7 @@ let package = Package(
             name: "systemd-probe",
             dependencies: [
                 "Systemd",
+                "Posix",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
@@ -133,6 +156,7 @@ let package = Package(
         .executableTarget(
             name: "stand-in-service",
             dependencies: [
+                "Posix",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -166,7 +190,7 @@ let package = Package(
         // The etcd backend's own logic (key layout, queue decisions) without a server.
         .testTarget(
             name: "ServiceMonitorEtcdTests",
-            dependencies: ["ServiceMonitorEtcd", "ServiceMonitor"],
+            dependencies: ["ServiceMonitorEtcd", "ServiceMonitor", "TestSupport"],
             swiftSettings: sharedSwiftSettings
         ),
         // One suite every backend passes: in-memory, etcd with one member and with three.
@@ -179,6 +203,16 @@ let package = Package(
                 "TestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ],
+            swiftSettings: sharedSwiftSettings
+        ),
+        .testTarget(
+            name: "PosixTests",
+            dependencies: ["Posix", "TestSupport"],
+            swiftSettings: sharedSwiftSettings
+        ),
+        .testTarget(
+            name: "RacingTests",
+            dependencies: ["Racing", "TestSupport"],
             swiftSettings: sharedSwiftSettings
         ),
         .testTarget(

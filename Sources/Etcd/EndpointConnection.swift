@@ -1,8 +1,8 @@
-// FoundationEssentials, not Foundation: with Foundation, `String.contains` resolves to its
-// locale-aware overload, which links ICU and its 30 MB of data into the binary.
-import FoundationEssentials
+// No Foundation here: with it, `String.contains` resolves to its locale-aware overload, which
+// links ICU and its 30 MB of data into the binary (BinaryFootprintTests catches that).
 import GRPCCore
 import GRPCNIOTransportHTTP2
+import Posix
 
 /// One member's gRPC connection and the etcd service stubs that share it.
 ///
@@ -70,7 +70,7 @@ final class EndpointConnection: Sendable {
         if text.contains("failedToLoadCertificate") {
             let files = [tls?.caFile, tls?.certificateFile].compactMap { $0 }
             let bad = files.first { file in
-                guard let contents = try? String(contentsOfFile: file, encoding: .utf8) else { return true }
+                guard let contents = try? File.text(atPath: file) else { return true }
                 return !contents.contains("-----BEGIN CERTIFICATE-----")
             }
             if let bad = bad ?? files.first {

@@ -1,4 +1,5 @@
 import GRPCCore
+import Racing
 public import Logging
 public import ServiceLifecycle
 
@@ -77,34 +78,24 @@ public final class EtcdClient: Service, Sendable {
         }
     }
 
-    private enum RunEvent: Sendable {
-        case connectionsEnded
-        case gracePeriodOver
-    }
-
+    /// Runs every connection until all have ended, or until the grace period after
+    /// ``shutdown()`` is over, which cancels those still running.
     private func runConnections() async throws {
-        try await withThrowingTaskGroup(of: RunEvent.self) { group in
-            for connection in self.pool.connections {
-                group.addTask {
-                    try await connection.grpcClient.runConnections()
-                    return .connectionsEnded
+        _ = try await race(
+            {
+                try await withThrowingDiscardingTaskGroup { group in
+                    for connection in self.pool.connections {
+                        group.addTask { try await connection.grpcClient.runConnections() }
+                    }
                 }
-            }
-            group.addTask {
+                return ()
+            },
+            {
                 for await _ in self.shutdownRequested {}
                 try await Task.sleep(for: Self.shutdownGracePeriod)
-                return .gracePeriodOver
+                return ()
             }
-            var running = self.pool.connections.count
-            while running > 0, let event = try await group.next() {
-                switch event {
-                case .connectionsEnded: running -= 1
-                case .gracePeriodOver: group.cancelAll()
-                }
-            }
-            // Stops the grace-period task when the connections ended on their own.
-            group.cancelAll()
-        }
+        )
     }
 }
 

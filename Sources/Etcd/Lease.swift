@@ -1,5 +1,3 @@
-import Foundation
-
 /// A granted lease.
 public struct LeaseGrant: Sendable, Hashable {
     public var header: ResponseHeader

@@ -1,4 +1,5 @@
 import GRPCCore
+import Racing
 
 extension EtcdClient {
     /// Keeps a lease alive until the calling task is cancelled.
@@ -26,72 +27,56 @@ extension EtcdClient {
         let progress = LockedValue<(ttl: Int64?, expiry: ContinuousClock.Instant?)>(
             (grantedTTL.map { $0.components.seconds }, grantedTTL.map { clock.now.advanced(by: $0) })
         )
-        var retry = StreamRetry(memberCount: self.pool.connections.count)
-
-        while true {
-            try Task.checkCancellation()
-            let connection = self.pool.pinned
+        try await self.runStreamWithFailover { connection, metadata, answered in
             let awaitingAnswer = LockedValue(false)
-            let answered = LockedValue(false)
-            do {
-                let metadata = try await self.streamMetadata(for: connection)
-                try await self.withFirstAnswerDeadline(
-                    self.configuration.dialTimeout,
-                    answered: answered,
-                    endpoint: connection.url
-                ) {
-                    try await connection.lease.leaseKeepAlive(metadata: metadata) { writer in
-                        var request = Etcdserverpb_LeaseKeepAliveRequest()
-                        request.id = leaseID
-                        while true {
-                            awaitingAnswer.withLock { $0 = true }
-                            try await writer.write(request)
-                            try await Task.sleep(for: Self.renewalInterval(ttl: progress.value.ttl))
-                            // A member that takes a whole interval to answer is stuck (stopped,
-                            // partitioned): move on rather than let the lease run out.
-                            if awaitingAnswer.value {
-                                throw EtcdError(
-                                    code: .unavailable,
-                                    message: "member stopped answering keep-alives",
-                                    endpoint: connection.url
-                                )
-                            }
-                        }
-                    } onResponse: { response in
-                        for try await message in response.messages {
-                            guard message.ttl > 0 else {
-                                throw EtcdError(
-                                    code: .leaseNotFound,
-                                    message: "lease \(leaseID) expired or was revoked",
-                                    endpoint: connection.url
-                                )
-                            }
-                            progress.withLock { $0 = (message.ttl, clock.now.advanced(by: .seconds(message.ttl))) }
-                            answered.withLock { $0 = true }
-                            awaitingAnswer.withLock { $0 = false }
-                            self.pool.recordSuccess(connection)
-                            onRenewal(
-                                LeaseKeepAliveResponse(header: ResponseHeader(message.header), id: message.id, ttl: message.ttl)
-                            )
-                        }
+            try await connection.lease.leaseKeepAlive(metadata: metadata) { writer in
+                var request = Etcdserverpb_LeaseKeepAliveRequest()
+                request.id = leaseID
+                while true {
+                    awaitingAnswer.withLock { $0 = true }
+                    try await writer.write(request)
+                    try await Task.sleep(for: Self.renewalInterval(ttl: progress.value.ttl))
+                    // A member that takes a whole interval to answer is stuck (stopped,
+                    // partitioned): move on rather than let the lease run out.
+                    if awaitingAnswer.value {
                         throw EtcdError(
                             code: .unavailable,
-                            message: "keep-alive stream closed by the member",
+                            message: "member stopped answering keep-alives",
                             endpoint: connection.url
                         )
                     }
                 }
-            } catch {
-                if answered.value { retry.streamWorked() }
-                try await retry.handle(error, on: connection, client: self)
-                if let expiry = progress.value.expiry, clock.now > expiry {
-                    throw EtcdError(
-                        code: .unavailable,
-                        message: "lease \(leaseID) could not be renewed on any member before its TTL ran out",
-                        endpoint: connection.url,
-                        cause: error
+            } onResponse: { response in
+                for try await message in response.messages {
+                    guard message.ttl > 0 else {
+                        throw EtcdError(
+                            code: .leaseNotFound,
+                            message: "lease \(leaseID) expired or was revoked",
+                            endpoint: connection.url
+                        )
+                    }
+                    progress.withLock { $0 = (message.ttl, clock.now.advanced(by: .seconds(message.ttl))) }
+                    answered.withLock { $0 = true }
+                    awaitingAnswer.withLock { $0 = false }
+                    self.pool.recordSuccess(connection)
+                    onRenewal(
+                        LeaseKeepAliveResponse(header: ResponseHeader(message.header), id: message.id, ttl: message.ttl)
                     )
                 }
+                throw EtcdError(
+                    code: .unavailable,
+                    message: "keep-alive stream closed by the member",
+                    endpoint: connection.url
+                )
+            }
+        } afterFailure: { error, connection in
+            if let expiry = progress.value.expiry, clock.now > expiry {
+                throw EtcdError(
+                    code: .unavailable,
+                    message: "lease \(leaseID) could not be renewed on any member before its TTL ran out",
+                    endpoint: connection.url,
+                    cause: error
+                )
             }
         }
     }
@@ -102,14 +87,13 @@ extension EtcdClient {
         _ leaseID: Int64,
         _ body: @escaping @Sendable () async throws -> Result
     ) async throws -> Result {
-        try await withThrowingTaskGroup(of: Result.self) { group in
-            group.addTask { try await self.keepAlive(leaseID) }
-            group.addTask { try await body() }
-            defer { group.cancelAll() }
-            // The keep-alive only ever finishes by throwing, so the first value is body's.
-            guard let result = try await group.next() else { throw CancellationError() }
-            return result
-        }
+        // The keep-alive only ever ends by throwing, so a decision is body's result.
+        let result = try await race(
+            { () async throws -> Result? in try await self.keepAlive(leaseID) },
+            { try await body() }
+        )
+        guard let result else { throw CancellationError() }
+        return result
     }
 
     /// A third of the TTL (what etcd's own client does), at least 250 ms; 1 s until the first

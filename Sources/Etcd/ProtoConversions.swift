@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 // Conversions between the generated (internal) protobuf types and the public value types.
 

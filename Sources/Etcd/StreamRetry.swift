@@ -1,4 +1,5 @@
 import GRPCCore
+import Racing
 
 /// The fail-over bookkeeping shared by the long-lived streams (watch, lease keep-alive): which
 /// errors move the stream to another member, when to pause between rounds, when to refresh the
@@ -73,6 +74,35 @@ extension EtcdClient {
 }
 
 extension EtcdClient {
+    /// Opens a long-lived stream (watch, lease keep-alive) again and again, moving to another
+    /// member when one fails, until an error that is not retried ends it.
+    ///
+    /// Each attempt is given the member's connection, the stream's metadata and a flag to set
+    /// once the member has answered: an attempt without an answer within the dial timeout is
+    /// failed, and only one that got an answer starts a new fail-over round. `afterFailure` runs
+    /// after each failure that is retried and may throw to give up instead.
+    func runStreamWithFailover(
+        _ attempt: @escaping @Sendable (EndpointConnection, Metadata, LockedValue<Bool>) async throws -> Void,
+        afterFailure: (any Error, EndpointConnection) throws -> Void = { _, _ in }
+    ) async throws -> Never {
+        var retry = StreamRetry(memberCount: self.pool.connections.count)
+        while true {
+            try Task.checkCancellation()
+            let connection = self.pool.pinned
+            let answered = LockedValue(false)
+            do {
+                let metadata = try await self.streamMetadata(for: connection)
+                try await self.withFirstAnswerDeadline(self.configuration.dialTimeout, answered: answered, endpoint: connection.url) {
+                    try await attempt(connection, metadata, answered)
+                }
+            } catch {
+                if answered.value { retry.streamWorked() }
+                try await retry.handle(error, on: connection, client: self)
+                try afterFailure(error, connection)
+            }
+        }
+    }
+
     /// Runs one attempt of a long-lived stream, failing it when the member has not answered at
     /// all within `timeout` — a connection that hangs while being set up (a host gone dark
     /// drops packets instead of refusing) would otherwise block for the OS connect timeout.
@@ -82,12 +112,12 @@ extension EtcdClient {
         endpoint: String,
         _ stream: @escaping @Sendable () async throws -> Void
     ) async throws {
-        try await withThrowingTaskGroup(of: Bool.self) { group in
-            group.addTask {
+        _ = try await race(
+            {
                 try await stream()
-                return true
-            }
-            group.addTask {
+                return ()
+            },
+            {
                 try await Task.sleep(for: timeout)
                 guard answered.value else {
                     throw EtcdError(
@@ -96,14 +126,10 @@ extension EtcdClient {
                         endpoint: endpoint
                     )
                 }
-                return false
+                // Answered in time: the stream runs on until it ends (always an error for these
+                // endless streams).
+                return nil
             }
-            defer { group.cancelAll() }
-            // The stream's own end (always an error for these endless streams) or the
-            // deadline's verdict, whichever comes first; a met deadline just keeps waiting.
-            while let streamEnded = try await group.next() {
-                if streamEnded { return }
-            }
-        }
+        )
     }
 }

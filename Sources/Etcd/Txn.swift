@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// A condition of a transaction, checked against one key's current state.
 ///

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import GRPCCore
 
 extension EtcdClient {
@@ -50,75 +50,58 @@ extension EtcdClient {
             startRevision = try await self.range(range, options: RangeOptions(countOnly: true)).header.revision + 1
         }
         let nextRevision = LockedValue(startRevision)
-        var retry = StreamRetry(memberCount: self.pool.connections.count)
-
-        while true {
-            try Task.checkCancellation()
-            let connection = self.pool.pinned
-            let delivered = LockedValue(false)
+        try await self.runStreamWithFailover { connection, metadata, delivered in
             let heardFromMember = LockedValue(false)
-            do {
-                let metadata = try await self.streamMetadata(for: connection)
-                let create = Self.watchCreateRequest(range, options: options, from: nextRevision.value)
-                try await self.withFirstAnswerDeadline(
-                    self.configuration.dialTimeout,
-                    answered: delivered,
-                    endpoint: connection.url
-                ) {
-                    try await connection.watch.watch(metadata: metadata) { writer in
-                        try await writer.write(create)
-                        // A quiet watch and a stuck member (stopped, partitioned) look alike. Ask
-                        // for progress regularly; a member that answers nothing for a whole interval
-                        // is left for another. (The loop ends when the response side ends and gRPC
-                        // cancels it; returning early would half-close the stream.)
-                        while true {
-                            try await Task.sleep(for: Self.watchLivenessInterval)
-                            let heard = heardFromMember.withLock { heard in
-                                defer { heard = false }
-                                return heard
-                            }
-                            guard heard else {
-                                throw EtcdError(
-                                    code: .unavailable,
-                                    message: "member stopped answering on the watch stream",
-                                    endpoint: connection.url
-                                )
-                            }
-                            try await writer.write(Self.watchProgressRequest)
-                        }
-                    } onResponse: { response in
-                        for try await message in response.messages {
-                            heardFromMember.withLock { $0 = true }
-                            try Self.checkNotCanceled(message, endpoint: connection.url)
-                            if message.created {
-                                delivered.withLock { $0 = true }
-                                self.pool.recordSuccess(connection)
-                                continue
-                            }
-                            // After a reconnect etcd starts at the revision asked for; anything
-                            // older was delivered before and is dropped.
-                            let floor = nextRevision.value
-                            let events = message.events.filter { $0.kv.modRevision >= floor }.map(WatchEvent.init)
-                            if let last = events.last {
-                                nextRevision.withLock { $0 = last.revision + 1 }
-                                continuation.yield(WatchBatch(header: ResponseHeader(message.header), events: events))
-                            } else if message.events.isEmpty, options.progressNotify {
-                                // Progress notification. The resume point stays at the last
-                                // event: etcd before 3.4.26 could send progress ahead of
-                                // pending events.
-                                continuation.yield(WatchBatch(header: ResponseHeader(message.header), events: []))
-                            }
-                        }
+            let create = Self.watchCreateRequest(range, options: options, from: nextRevision.value)
+            try await connection.watch.watch(metadata: metadata) { writer in
+                try await writer.write(create)
+                // A quiet watch and a stuck member (stopped, partitioned) look alike. Ask
+                // for progress regularly; a member that answers nothing for a whole interval
+                // is left for another. (The loop ends when the response side ends and gRPC
+                // cancels it; returning early would half-close the stream.)
+                while true {
+                    try await Task.sleep(for: Self.watchLivenessInterval)
+                    let heard = heardFromMember.withLock { heard in
+                        defer { heard = false }
+                        return heard
+                    }
+                    guard heard else {
                         throw EtcdError(
                             code: .unavailable,
-                            message: "watch stream closed by the member",
+                            message: "member stopped answering on the watch stream",
                             endpoint: connection.url
                         )
                     }
+                    try await writer.write(Self.watchProgressRequest)
                 }
-            } catch {
-                if delivered.value { retry.streamWorked() }
-                try await retry.handle(error, on: connection, client: self)
+            } onResponse: { response in
+                for try await message in response.messages {
+                    heardFromMember.withLock { $0 = true }
+                    try Self.checkNotCanceled(message, endpoint: connection.url)
+                    if message.created {
+                        delivered.withLock { $0 = true }
+                        self.pool.recordSuccess(connection)
+                        continue
+                    }
+                    // After a reconnect etcd starts at the revision asked for; anything
+                    // older was delivered before and is dropped.
+                    let floor = nextRevision.value
+                    let events = message.events.filter { $0.kv.modRevision >= floor }.map(WatchEvent.init)
+                    if let last = events.last {
+                        nextRevision.withLock { $0 = last.revision + 1 }
+                        continuation.yield(WatchBatch(header: ResponseHeader(message.header), events: events))
+                    } else if message.events.isEmpty, options.progressNotify {
+                        // Progress notification. The resume point stays at the last
+                        // event: etcd before 3.4.26 could send progress ahead of
+                        // pending events.
+                        continuation.yield(WatchBatch(header: ResponseHeader(message.header), events: []))
+                    }
+                }
+                throw EtcdError(
+                    code: .unavailable,
+                    message: "watch stream closed by the member",
+                    endpoint: connection.url
+                )
             }
         }
     }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Etcd
+import Posix
 import ServiceMonitor
 import ServiceMonitorEtcd
 import Systemd
@@ -164,15 +165,11 @@ enum ReadableFile {
     }
 
     static func read(_ path: String, option: String) throws(BadInput) -> String {
-        guard let file = fopen(path, "r") else {
+        do {
+            return try File.text(atPath: path)
+        } catch {
             throw .badValue(.unreadableFile, option: option, value: path, "cannot read")
         }
-        defer { fclose(file) }
-        var bytes = [UInt8](), buffer = [UInt8](repeating: 0, count: 4096)
-        while case let count = fread(&buffer, 1, buffer.count, file), count > 0 {
-            bytes.append(contentsOf: buffer[..<count])
-        }
-        return String(decoding: bytes, as: UTF8.self)
     }
 }
 

@@ -1,10 +1,8 @@
 import ArgumentParser
+import Posix
+import Racing
 import ServiceMonitor
 import UnixSignals
-
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// `service-monitor hosts`: the instances of a label that are up.
 struct HostsCommand: AsyncParsableCommand {
@@ -83,24 +81,16 @@ struct HostsCommand: AsyncParsableCommand {
     private func waitForEnough<Registry: InstanceRegistry>(
         _ discovery: Discovery<Registry>, count: Int, within limit: Duration, format: HostFormat, label: Label
     ) async throws -> ExitStatus {
-        let rendered = try await withThrowingTaskGroup(of: String?.self) { group in
-            group.addTask {
-                let found = Found()
-                try await discovery.follow { up in
-                    guard up.count >= count else { return true }
-                    found.text = try format.render(up)
-                    return false
-                }
-                return found.text
+        let outcome = try await withTimeLimit(limit) {
+            let found = Found()
+            try await discovery.follow { up in
+                guard up.count >= count else { return true }
+                found.text = try format.render(up)
+                return false
             }
-            group.addTask {
-                try await Task.sleep(for: limit)
-                return nil
-            }
-            defer { group.cancelAll() }
-            return try await group.next() ?? nil
+            return found.text
         }
-        guard let rendered else {
+        guard case .finished(let rendered?) = outcome else {
             Output.error("fewer than \(count) instances of \(label) were up within \(limit.operatorDescription)")
             return .negative
         }
@@ -112,8 +102,9 @@ struct HostsCommand: AsyncParsableCommand {
     private func follow<Registry: InstanceRegistry>(_ discovery: Discovery<Registry>, format: HostFormat) async throws {
         // Trapped before the first print, so a signal once output has begun always ends it with 0.
         let signals = await UnixSignalsSequence(trapping: UnixSignal.gracefulStop)
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask {
+        // Whichever ends first ends both: the watch (an error) or a signal.
+        _ = try await race(
+            {
                 let last = Found()
                 try await discovery.follow { up in
                     // An empty list is printed as an empty line, so the change is visible.
@@ -124,13 +115,13 @@ struct HostsCommand: AsyncParsableCommand {
                     }
                     return true
                 }
+                return ()
+            },
+            {
+                for await _ in signals { return () }
+                return ()
             }
-            group.addTask {
-                for await _ in signals { return }
-            }
-            defer { group.cancelAll() }
-            try await group.next()
-        }
+        )
     }
 }
 
@@ -143,25 +134,15 @@ private final class Found: @unchecked Sendable {
 /// reaches a pipe at once and lines never interleave.
 enum Output {
     static func write(_ text: String) {
-        write(text, to: 1)
+        write(text, to: .standardOutput)
     }
 
     static func error(_ message: String) {
-        write("service-monitor: \(message)\n", to: 2)
+        write("service-monitor: \(message)\n", to: .standardError)
     }
 
-    private static func write(_ text: String, to descriptor: Int32) {
-        var text = text
-        text.withUTF8 { bytes in
-            var offset = 0
-            while offset < bytes.count {
-                let written = Glibc.write(descriptor, bytes.baseAddress! + offset, bytes.count - offset)
-                if written < 0 {
-                    if errno == EINTR { continue }
-                    return
-                }
-                offset += written
-            }
-        }
+    private static func write(_ text: String, to descriptor: FileDescriptor) {
+        // A closed stdout (`hosts | head`) has nobody left to tell.
+        try? descriptor.write(text)
     }
 }

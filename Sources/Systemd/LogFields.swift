@@ -1,7 +1,7 @@
 public import Logging
 
-/// The structured fields of one log event, named as journald names them. Both log handlers
-/// build their output from this, so the journal and the console carry the same fields.
+/// The structured fields of one log event, named as journald names them. Both sinks of
+/// ``StructuredLogHandler`` write these, so the journal and the console carry the same fields.
 public struct LogFields: Sendable, Equatable {
     /// `(name, value)` pairs in a stable order: the fixed fields first, then metadata by name.
     public var fields: [(name: String, value: String)]

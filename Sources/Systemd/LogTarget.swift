@@ -34,16 +34,10 @@ public enum LogTarget: String, Sendable, CaseIterable, CustomStringConvertible {
 
     /// Makes a handler for `label` writing to this target (resolving `auto`).
     public func makeHandler(label: String, identifier: String, level: Logger.Level, metadataProvider: Logger.MetadataProvider? = nil) -> any LogHandler {
-        switch resolved() {
-        case .journal:
-            var handler = JournalLogHandler(label: label, identifier: identifier, metadataProvider: metadataProvider)
-            handler.logLevel = level
-            return handler
-        case .auto, .console:
-            var handler = ConsoleLogHandler(label: label, identifier: identifier, metadataProvider: metadataProvider)
-            handler.logLevel = level
-            return handler
-        }
+        let sink: StructuredLogHandler.Sink = resolved() == .journal ? .journal : .console
+        var handler = StructuredLogHandler(label: label, identifier: identifier, sink: sink, metadataProvider: metadataProvider)
+        handler.logLevel = level
+        return handler
     }
 
     /// Routes every `Logger` in the process to this target. Call once, early in `main`.

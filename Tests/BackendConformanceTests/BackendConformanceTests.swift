@@ -280,7 +280,7 @@ struct BackendConformanceTests {
         _ semaphore: some StartupSemaphore, _ name: String, slots: Int, leaseTimeout: Duration = .seconds(60), order: Names
     ) async throws {
         let ticket = try await semaphore.enqueue(Self.id(name), of: label, entry: Self.entry(name), logger: logger)
-        try await withDeadline(.seconds(10), "\(name) taking a free slot") {
+        try await withTimeout(.seconds(10), "\(name) taking a free slot") {
             try await ticket.waitForSlot(slots: slots, leaseTimeout: leaseTimeout) { _ in }
         }
         order.names.withLock { $0.append(name) }
@@ -294,7 +294,7 @@ struct BackendConformanceTests {
         let ticket = try await semaphore.enqueue(Self.id(name), of: label, entry: Self.entry(name), logger: logger)
         let (reports, reported) = AsyncStream.makeStream(of: StartupQueueReport.self)
         group.addTask {
-            try await withDeadline(.seconds(20), "\(name) waiting for a slot") {
+            try await withTimeout(.seconds(20), "\(name) waiting for a slot") {
                 try await ticket.waitForSlot(slots: slots, leaseTimeout: .seconds(60)) { reported.yield($0) }
             }
             order.names.withLock { $0.append(name) }
@@ -315,7 +315,7 @@ struct BackendConformanceTests {
 
     /// Follows the label until `done` holds for its instances.
     private func until(_ registry: some InstanceRegistry, within limit: Duration, _ done: @escaping @Sendable ([InstanceRecord]) -> Bool) async throws {
-        try await withDeadline(limit, "the instances of \(label) to change") {
+        try await withTimeout(limit, "the instances of \(label) to change") {
             try await registry.follow(label) { !done($0) }
         }
     }
@@ -333,20 +333,4 @@ final class Sets: Sendable {
 struct TestFailure: Error, CustomStringConvertible {
     var description: String
     init(_ description: String) { self.description = description }
-}
-
-/// Runs `body`, failing with a clear error if it takes longer than `limit`.
-func withDeadline<Result: Sendable>(
-    _ limit: Duration, _ what: String, _ body: @escaping @Sendable () async throws -> Result
-) async throws -> Result {
-    try await withThrowingTaskGroup(of: Result?.self) { group in
-        group.addTask { try await body() }
-        group.addTask {
-            try await Task.sleep(for: limit)
-            return nil
-        }
-        defer { group.cancelAll() }
-        guard let result = try await group.next() ?? nil else { throw TestFailure("timed out after \(limit): \(what)") }
-        return result
-    }
 }

@@ -273,7 +273,7 @@ struct BadInputTests {
         if invocation.targetsTheSuiteEtcd {
             arguments.insert(contentsOf: ["--endpoints", store.cluster.clientURLs[0]], at: 1)
         }
-        let result = try Command.run(
+        let result = try await Command.run(
             try BuildProducts.executable(named: "service-monitor"), arguments,
             environment: Self.cleanEnvironment.merging(invocation.environment.mapValues { $0 }) { $1 },
             timeout: .seconds(20)

@@ -12,8 +12,8 @@ struct DocumentationTests {
     /// ArgumentParser's own `help` command: its page is the other commands' help.
     static let builtInCommands: Set<String> = ["help"]
 
-    @Test func commandsPageListsExactlyTheOptionsOfEveryCommand() throws {
-        let binary = try Self.dumpHelp()
+    @Test func commandsPageListsExactlyTheOptionsOfEveryCommand() async throws {
+        let binary = try await Self.dumpHelp()
         let page = try CommandsPage(markdown: String(contentsOf: Self.repository.appendingPathComponent("docs/commands.md"), encoding: .utf8))
 
         #expect(!page.global.isEmpty, "docs/commands.md has no option rows under '## Global options'")
@@ -90,8 +90,8 @@ struct DocumentationTests {
 
     /// Long and short option names of the root and of every command, as the binary describes
     /// itself (hidden ones left out, as the help leaves them out).
-    static func dumpHelp() throws -> (root: Set<String>, commands: [String: Set<String>]) {
-        let result = try Command.run(try BuildProducts.executable(named: "service-monitor"), ["--experimental-dump-help"])
+    static func dumpHelp() async throws -> (root: Set<String>, commands: [String: Set<String>]) {
+        let result = try await Command.run(try BuildProducts.executable(named: "service-monitor"), ["--experimental-dump-help"])
         #expect(result.status == 0, "\(result)")
         guard let object = try JSONSerialization.jsonObject(with: Data(result.standardOutput.utf8)) as? [String: Any],
               let root = object["command"] as? [String: Any] else {

@@ -8,7 +8,7 @@ import TestSupport
 /// `units/examples/elasticsearch` units (copied by `scripts/fleet-units.sh`, which swaps only the
 /// Elasticsearch program for the stand-in, the binary path, the environment files and the check
 /// interval) under the private systemd user manager, with a real etcd and the real journald.
-@Suite("fleet scenario under systemd", .timeLimit(.minutes(3)))
+@Suite("fleet scenario under systemd", .needsAlone(.userManager), .timeLimit(.minutes(3)))
 struct FleetScenarioTests {
     @Test func threeInstancesStartOneAtATimeDiscoverEachOtherAndLeaveAsTheyShould() async throws {
         try await EtcdCluster.with(members: 1) { cluster in
@@ -27,21 +27,21 @@ struct FleetScenarioTests {
 
     private func scenario(_ fleet: Fleet, _ client: EtcdClient) async throws {
         let history = PrefixHistory(prefix: fleet.prefix)
-        let cursor = try await blocking { try Journal.cursor() }
+        let cursor = try await Journal.cursor()
         let startRevision = try await client.currentRevision()
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await history.record(client, from: startRevision + 1) }
             defer { group.cancelAll() }
 
             // All three at the same moment: one start job each, queued in one call.
-            let start = try await blocking { try UserManager.systemctl(["start", "--no-block"] + Fleet.instances.map { fleet.main($0) }) }
+            let start = try await UserManager.systemctl(["start", "--no-block"] + Fleet.instances.map { fleet.main($0) })
             try #require(start.status == 0, "\(start)")
 
             for instance in Fleet.instances {
                 _ = try await client.waitForRecord(fleet.instanceKey(instance), timeout: .seconds(60), "up") { $0?.state == "up" }
             }
             // The last one up releases the lease: it ends with no holder and nobody queued.
-            try await eventuallyAsync("the startup lease to be free (history: \(history.events))", timeout: .seconds(20)) {
+            try await eventually("the startup lease to be free (history: \(history.events))", timeout: .seconds(20)) {
                 guard history.holderChanges.filter({ !$0.isPut }).count == 3 else { return false }
                 let holders = try await client.range(.prefix(fleet.prefix + "/elasticsearch/startup/holders/"))
                 let queue = try await client.range(.prefix(fleet.prefix + "/elasticsearch/startup/queue/"))
@@ -79,8 +79,8 @@ struct FleetScenarioTests {
         var mainStarts: [Int64] = []
         for id in order {
             let instance = Fleet.instance(of: id)
-            let main = try await blocking { try UserManager.properties(of: fleet.main(instance), ["ExecMainStartTimestampMonotonic"]) }
-            let lease = try await blocking { try UserManager.properties(of: fleet.lease(instance), ["ExecMainExitTimestampMonotonic", "Result"]) }
+            let main = try await UserManager.properties(of: fleet.main(instance), ["ExecMainStartTimestampMonotonic"])
+            let lease = try await UserManager.properties(of: fleet.lease(instance), ["ExecMainExitTimestampMonotonic", "Result"])
             let started = try #require(Int64(main["ExecMainStartTimestampMonotonic"] ?? ""), "\(main)")
             let leaseDone = try #require(Int64(lease["ExecMainExitTimestampMonotonic"] ?? ""), "\(lease)")
             #expect(lease["Result"] == "success")
@@ -152,17 +152,17 @@ struct FleetScenarioTests {
 
     /// Stopping instance 2's main unit stops its monitor (BindsTo=), which deregisters at once.
     private func checkStoppingInstance2(_ fleet: Fleet, _ client: EtcdClient, _ cursor: String) async throws {
-        let stop = try await blocking { try UserManager.systemctl(["stop", fleet.main(2)]) }
+        let stop = try await UserManager.systemctl(["stop", fleet.main(2)])
         #expect(stop.status == 0, "\(stop)")
         // By the time the stop job is done the record is gone: the monitor (ordered after the main
         // unit, so stopped before it) revoked its lease on the way out — no TTL to wait for.
         #expect(try await client.range(.key(fleet.instanceKey(2))).kvs.isEmpty, "elasticsearch-2 still registered after its unit stopped")
-        let monitor = try await blocking { try UserManager.properties(of: fleet.monitor(2), ["ActiveState"]) }
+        let monitor = try await UserManager.properties(of: fleet.monitor(2), ["ActiveState"])
         #expect(monitor["ActiveState"] == "inactive", "\(monitor)")
         let deregistered = try await fleet.journal(cursor, ["MESSAGE_ID=\(MessageIDs.deregistered)", "SERVICE_MONITOR_SERVICE_ID=elasticsearch-2"])
         #expect(deregistered.count == 1, "\(deregistered)")
         for instance in [1, 3] {
-            let others = try await blocking { try UserManager.properties(of: fleet.monitor(instance), ["ActiveState"]) }
+            let others = try await UserManager.properties(of: fleet.monitor(instance), ["ActiveState"])
             #expect(others["ActiveState"] == "active", "\(fleet.monitor(instance)): \(others)")
         }
     }
@@ -171,7 +171,7 @@ struct FleetScenarioTests {
     /// monitor unit stays active and says why.
     private func checkInstance3GoingDown(_ fleet: Fleet, _ client: EtcdClient) async throws {
         // (Its first check may have met the stand-in's 503s of its first 2 s: count from here.)
-        let beforeFault = try await blocking { try Journal.cursor() }
+        let beforeFault = try await Journal.cursor()
         let since = ContinuousClock.now
         try "503\n".write(toFile: fleet.state + "/status-3", atomically: true, encoding: .utf8)
         let down = try await client.waitForRecord(fleet.instanceKey(3), timeout: .seconds(10), "down with HTTP 503") {
@@ -192,7 +192,7 @@ struct FleetScenarioTests {
         // STATUS= is sent after each check: the one that saw 503 at the latest.
         var monitor: [String: String] = [:]
         for _ in 0..<20 {
-            monitor = try await blocking { try UserManager.properties(of: fleet.monitor(3), ["ActiveState", "StatusText"]) }
+            monitor = try await UserManager.properties(of: fleet.monitor(3), ["ActiveState", "StatusText"])
             if monitor["StatusText"]?.hasPrefix("down · HTTP 503 in ") == true { break }
             try await Task.sleep(for: .milliseconds(100))
         }
@@ -254,31 +254,25 @@ struct Fleet: Sendable {
             "--watch-options", "--interval 1s --timeout 800ms",
         ] + Self.instances.flatMap { ["--instance", "\($0)=\(Self.address($0))"] }
         let script = Self.repository.appendingPathComponent("scripts/fleet-units.sh").path
-        let fleet = self
-        try await blocking {
-            // A run that died half-way may have left instances behind: the unit names are fixed.
-            fleet.stopAll()
-            let written = try Command.run(script, arguments)
-            guard written.status == 0 else { throw CommandError(description: "fleet-units.sh failed: \(written)") }
-            let reload = try UserManager.systemctl(["daemon-reload"])
-            guard reload.status == 0 else { throw CommandError(description: "daemon-reload failed: \(reload)") }
-        }
+        // A run that died half-way may have left instances behind: the unit names are fixed.
+        await stopAll()
+        let written = try await Command.run(script, arguments)
+        guard written.status == 0 else { throw CommandError(description: "fleet-units.sh failed: \(written)") }
+        let reload = try await UserManager.systemctl(["daemon-reload"])
+        guard reload.status == 0 else { throw CommandError(description: "daemon-reload failed: \(reload)") }
     }
 
-    private func stopAll() {
+    private func stopAll() async {
         let units = Self.instances.flatMap { [main($0), monitor($0), lease($0)] }
-        _ = try? UserManager.systemctl(["stop"] + units)
-        _ = try? UserManager.systemctl(["reset-failed"] + units)
+        _ = try? await UserManager.systemctl(["stop"] + units)
+        _ = try? await UserManager.systemctl(["reset-failed"] + units)
     }
 
     func tearDown() async {
-        let fleet = self
-        _ = try? await blocking {
-            fleet.stopAll()
-            for template in Self.templates { try? FileManager.default.removeItem(atPath: fleet.unitDirectory + "/" + template) }
-            _ = try? UserManager.systemctl(["daemon-reload"])
-            try? FileManager.default.removeItem(atPath: fleet.state)
-        }
+        await stopAll()
+        for template in Self.templates { try? FileManager.default.removeItem(atPath: unitDirectory + "/" + template) }
+        _ = try? await UserManager.systemctl(["daemon-reload"])
+        try? FileManager.default.removeItem(atPath: state)
     }
 
     /// `service-monitor` run the way the units run it: configured by the environment file.
@@ -286,9 +280,7 @@ struct Fleet: Sendable {
         let environment: [String: String?] = [
             "SERVICE_MONITOR_ENDPOINTS": endpoints, "SERVICE_MONITOR_PREFIX": prefix, "JOURNAL_STREAM": nil, "NOTIFY_SOCKET": nil,
         ]
-        return try await blocking {
-            try Command.run(try BuildProducts.executable(named: "service-monitor"), arguments, environment: environment, timeout: .seconds(20))
-        }
+        return try await Command.run(try BuildProducts.executable(named: "service-monitor"), arguments, environment: environment, timeout: .seconds(20))
     }
 
     /// Runs `service-monitor` until `condition` holds (at most ~5 s); returns the last result.
@@ -306,10 +298,8 @@ struct Fleet: Sendable {
     /// start — not with `--after-cursor`, which journalctl 252 combines wrongly with matches).
     func journal(_ cursor: String, _ matches: [String]) async throws -> [Journal.Entry] {
         let start = try Journal.realtime(ofCursor: cursor)
-        return try await blocking {
-            try Journal.entries(matching: ["SERVICE_MONITOR_LABEL=elasticsearch"] + matches, extraArguments: ["--since", "@\(start / 1_000_000)"])
-                .filter { UInt64($0["__REALTIME_TIMESTAMP"] ?? "").map { $0 > start } ?? false }
-        }
+        return try await Journal.entries(matching: ["SERVICE_MONITOR_LABEL=elasticsearch"] + matches, extraArguments: ["--since", "@\(start / 1_000_000)"])
+            .filter { UInt64($0["__REALTIME_TIMESTAMP"] ?? "").map { $0 > start } ?? false }
     }
 }
 
@@ -374,8 +364,8 @@ final class PrefixHistory: Sendable {
 
 extension Journal {
     /// The journal's current cursor: entries written later are read with `--after-cursor`.
-    static func cursor() throws -> String {
-        let result = try Command.run("journalctl", ["--no-pager", "--quiet", "--show-cursor", "-n", "0"])
+    static func cursor() async throws -> String {
+        let result = try await Command.run("journalctl", ["--no-pager", "--quiet", "--show-cursor", "-n", "0"])
         guard let line = result.standardOutput.split(separator: "\n").first(where: { $0.hasPrefix("-- cursor: ") }) else {
             throw CommandError(description: "journalctl printed no cursor: \(result)")
         }
@@ -388,15 +378,5 @@ extension Journal {
               let value = UInt64(field.dropFirst(2), radix: 16)
         else { throw CommandError(description: "no t= in journal cursor \(cursor)") }
         return value
-    }
-}
-
-/// Runs blocking work (processes waited for with a bound) on a thread of its own, so the
-/// cooperative pool — two threads here — keeps serving the etcd client meanwhile.
-func blocking<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-    try await withCheckedThrowingContinuation { continuation in
-        Thread.detachNewThread {
-            continuation.resume(with: Result { try body() })
-        }
     }
 }

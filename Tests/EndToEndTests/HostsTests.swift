@@ -22,8 +22,8 @@ struct HostsTests {
         return monitor
     }
 
-    private func hosts(_ cluster: EtcdCluster, _ arguments: [String]) throws -> CommandResult {
-        try Command.run(
+    private func hosts(_ cluster: EtcdCluster, _ arguments: [String]) async throws -> CommandResult {
+        try await Command.run(
             try BuildProducts.executable(named: "service-monitor"),
             ["hosts", "--endpoints", cluster.clientURLs[0]] + arguments,
             environment: ["JOURNAL_STREAM": nil]
@@ -34,7 +34,7 @@ struct HostsTests {
         try await EtcdCluster.with(members: 1) { cluster in
             try await withEtcdClient(.init(endpoints: cluster.clientURLs)) { client in
                 let label = uniqueLabel("Es")
-                let services = try (0..<4).map { _ in try StandIn() }
+                let services = try await StandIn.several(4)
                 var watchers: [MonitorProcess] = []
                 // es-d shares es-a's host: the host list must not repeat it.
                 for (index, (id, host)) in [("es-c", "127.0.0.33"), ("es-a", "127.0.0.31"), ("es-b", "127.0.0.32"), ("es-d", "127.0.0.33")].enumerated() {
@@ -44,18 +44,18 @@ struct HostsTests {
                     ))
                 }
 
-                var result = try hosts(cluster, ["--label", label])
+                var result = try await hosts(cluster, ["--label", label])
                 #expect(result.status == 0)
                 #expect(result.standardOutput == "127.0.0.33,127.0.0.31,127.0.0.32\n", "\(result)")
                 // Labels are case-insensitive.
-                #expect(try hosts(cluster, ["--label", label.lowercased()]).standardOutput == result.standardOutput)
-                #expect(try hosts(cluster, ["--label", label, "--format", "lines"]).standardOutput == "127.0.0.33\n127.0.0.31\n127.0.0.32\n")
-                #expect(try hosts(cluster, ["--label", label, "--port", "9300"]).standardOutput == "127.0.0.33:9300,127.0.0.31:9300,127.0.0.32:9300\n")
+                #expect(try await hosts(cluster, ["--label", label.lowercased()]).standardOutput == result.standardOutput)
+                #expect(try await hosts(cluster, ["--label", label, "--format", "lines"]).standardOutput == "127.0.0.33\n127.0.0.31\n127.0.0.32\n")
+                #expect(try await hosts(cluster, ["--label", label, "--port", "9300"]).standardOutput == "127.0.0.33:9300,127.0.0.31:9300,127.0.0.32:9300\n")
                 #expect(
-                    try hosts(cluster, ["--label", label, "--template", "{service_id}@{host}:{transport_port}"]).standardOutput
+                    try await hosts(cluster, ["--label", label, "--template", "{service_id}@{host}:{transport_port}"]).standardOutput
                         == "es-c@127.0.0.33:9300,es-a@127.0.0.31:9301,es-b@127.0.0.32:9302,es-d@127.0.0.33:9303\n"
                 )
-                result = try hosts(cluster, ["--label", label, "--format", "json"])
+                result = try await hosts(cluster, ["--label", label, "--format", "json"])
                 let records = try #require(try JSONSerialization.jsonObject(with: Data(result.standardOutput.utf8)) as? [[String: Any]])
                 #expect(records.compactMap { $0["service_id"] as? String } == ["es-c", "es-a", "es-b", "es-d"])
                 #expect(records.allSatisfy { $0["state"] as? String == "up" })
@@ -63,21 +63,21 @@ struct HostsTests {
                 // A down instance drops out.
                 try services[1].set(status: 503)
                 _ = try await client.waitForRecord("/service-monitor/\(label.lowercased())/instances/es-a", "down") { $0?.state == "down" }
-                #expect(try hosts(cluster, ["--label", label]).standardOutput == "127.0.0.33,127.0.0.32\n")
+                #expect(try await hosts(cluster, ["--label", label]).standardOutput == "127.0.0.33,127.0.0.32\n")
 
                 // Nobody up: nothing at all, exit 0.
-                result = try hosts(cluster, ["--label", uniqueLabel("empty")])
+                result = try await hosts(cluster, ["--label", uniqueLabel("empty")])
                 #expect(result.status == 0)
                 #expect(result.standardOutput.isEmpty)
-                #expect(try hosts(cluster, ["--label", uniqueLabel("empty"), "--format", "json"]).standardOutput == "[]\n")
+                #expect(try await hosts(cluster, ["--label", uniqueLabel("empty"), "--format", "json"]).standardOutput == "[]\n")
 
                 // --min: 3 are up.
-                #expect(try hosts(cluster, ["--label", label, "--min", "3"]).status == 0)
-                result = try hosts(cluster, ["--label", label, "--min", "4"])
+                #expect(try await hosts(cluster, ["--label", label, "--min", "3"]).status == 0)
+                result = try await hosts(cluster, ["--label", label, "--min", "4"])
                 #expect(result.status == 1)
                 #expect(result.standardOutput.isEmpty)
                 #expect(result.standardError.contains("3 of at least 4"), "\(result)")
-                for watcher in watchers { _ = try watcher.terminate() }
+                for watcher in watchers { _ = try await watcher.terminate() }
             }
         }
     }
@@ -86,11 +86,11 @@ struct HostsTests {
         try await EtcdCluster.with(members: 1) { cluster in
             try await withEtcdClient(.init(endpoints: cluster.clientURLs)) { client in
                 let label = uniqueLabel("wait")
-                let first = try StandIn(), second = try StandIn()
+                let first = try await StandIn(), second = try await StandIn()
                 let one = try await startWatcher(cluster, client, label: label, id: "w-1", host: "127.0.0.41", service: first, info: "{}")
 
                 let started = ContinuousClock.now
-                var result = try hosts(cluster, ["--label", label, "--min", "2", "--wait", "1s"])
+                var result = try await hosts(cluster, ["--label", label, "--min", "2", "--wait", "1s"])
                 #expect(result.status == 1)
                 #expect(ContinuousClock.now - started >= .seconds(1))
                 #expect(result.standardError.contains("fewer than 2 instances of \(label) were up within 1s"), "\(result)")
@@ -106,13 +106,13 @@ struct HostsTests {
                 #expect(waiter.isRunning)
                 let two = try await startWatcher(cluster, client, label: label, id: "w-2", host: "127.0.0.42", service: second, info: "{}")
                 let registered = ContinuousClock.now
-                try await eventuallyAsync("hosts --wait to return") { !waiter.isRunning }
+                try await waiter.waitForExit(timeout: .seconds(20), "hosts --wait to return")
                 #expect(ContinuousClock.now - registered < .seconds(5))
                 #expect(waiter.terminationStatus == 0)
                 result = CommandResult(status: 0, standardOutput: try String(contentsOfFile: output, encoding: .utf8), standardError: "")
                 #expect(result.standardOutput == "127.0.0.41,127.0.0.42\n")
-                _ = try one.terminate()
-                _ = try two.terminate()
+                _ = try await one.terminate()
+                _ = try await two.terminate()
             }
         }
     }
@@ -121,7 +121,7 @@ struct HostsTests {
         try await EtcdCluster.with(members: 1) { cluster in
             try await withEtcdClient(.init(endpoints: cluster.clientURLs)) { client in
                 let label = uniqueLabel("follow")
-                let services = try (0..<3).map { _ in try StandIn() }
+                let services = try await StandIn.several(3)
                 var watchers: [MonitorProcess] = []
                 for index in 0..<3 {
                     watchers.append(try await startWatcher(
@@ -140,7 +140,7 @@ struct HostsTests {
                     ((try? String(contentsOfFile: output, encoding: .utf8)) ?? "").split(separator: "\n", omittingEmptySubsequences: false).dropLast().map(String.init)
                 }
                 func expectNext(_ expected: [String]) async throws {
-                    try await eventuallyAsync("hosts --watch to print \(expected.last ?? "")") { lines().count >= expected.count }
+                    try await eventually("hosts --watch to print \(expected.last ?? "")") { lines().count >= expected.count }
                     #expect(lines() == expected)
                 }
                 var expected = ["127.0.0.51,127.0.0.52,127.0.0.53"]
@@ -165,15 +165,15 @@ struct HostsTests {
                 try await expectNext(expected)
 
                 // 3: one is stopped (deregistered at once).
-                _ = try watchers[0].terminate()
+                _ = try await watchers[0].terminate()
                 expected.append("127.0.0.52,127.0.0.53")
                 try await expectNext(expected)
 
-                follower.interrupt()
-                try await eventuallyAsync("hosts --watch to exit on SIGINT") { !follower.isRunning }
+                follower.send(SIGINT)
+                try await follower.waitForExit(timeout: .seconds(20), "hosts --watch to exit on SIGINT")
                 #expect(follower.terminationStatus == 0)
                 #expect(lines() == expected)
-                for watcher in watchers.dropFirst() { _ = try watcher.terminate() }
+                for watcher in watchers.dropFirst() { _ = try await watcher.terminate() }
             }
         }
     }
@@ -192,10 +192,9 @@ struct HostsTests {
             try await eventuallyAsync("hosts --watch to print its first line") {
                 (try? String(contentsOfFile: output, encoding: .utf8)) == "\n"
             }
-            kill(follower.processIdentifier, SIGHUP)
-            try await eventuallyAsync("hosts --watch to exit on SIGHUP") { !follower.isRunning }
-            #expect(follower.terminationReason == .exit)
-            #expect(follower.terminationStatus == 0)
+            follower.send(SIGHUP)
+            // 0, not 1 (what death by SIGHUP would report).
+            #expect(try await follower.waitForExit(timeout: .seconds(20), "hosts --watch to exit on SIGHUP") == 0)
         }
     }
 
@@ -216,14 +215,14 @@ struct HostsTests {
                 #expect(record.detail?.hasPrefix("HTTP 200 in ") == true, "\(record.json)")
                 #expect(service.served.contains(200))
 
-                #expect(try hosts(cluster, ["--label", label]).standardOutput == "::1\n")
-                var result = try hosts(cluster, ["--label", label, "--port", "9300"])
+                #expect(try await hosts(cluster, ["--label", label]).standardOutput == "::1\n")
+                var result = try await hosts(cluster, ["--label", label, "--port", "9300"])
                 #expect(result.status == 0)
                 #expect(result.standardOutput == "[::1]:9300\n", "\(result)")
-                result = try hosts(cluster, ["--label", label, "--template", "{host_port}:{transport_port}", "--format", "lines"])
+                result = try await hosts(cluster, ["--label", label, "--template", "{host_port}:{transport_port}", "--format", "lines"])
                 #expect(result.standardOutput == "[::1]:9301\n", "\(result)")
-                #expect(try hosts(cluster, ["--label", label, "--template", "{host}"]).standardOutput == "::1\n")
-                #expect(try watcher.terminate() == 0, "\(watcher.log)")
+                #expect(try await hosts(cluster, ["--label", label, "--template", "{host}"]).standardOutput == "::1\n")
+                #expect(try await watcher.terminate() == 0, "\(watcher.log)")
             }
         }
     }
@@ -232,7 +231,7 @@ struct HostsTests {
         try await EtcdCluster.with(members: 1) { cluster in
             try await withEtcdClient(.init(endpoints: cluster.clientURLs)) { client in
                 let label = uniqueLabel("status")
-                let healthy = try StandIn(), sick = try StandIn()
+                let healthy = try await StandIn(), sick = try await StandIn()
                 try sick.set(status: 500)
                 let up = try await startWatcher(cluster, client, label: label, id: "s-1", host: "127.0.0.61", service: healthy, info: "{}")
                 let down = try MonitorProcess([
@@ -246,7 +245,7 @@ struct HostsTests {
                 _ = try await client.put("/service-monitor/\(label)/startup/queue/s-4", value: "s-4")
 
                 let monitor = try BuildProducts.executable(named: "service-monitor")
-                let json = try Command.run(monitor, ["status", "--endpoints", cluster.clientURLs[0], "--label", label, "--json"])
+                let json = try await Command.run(monitor, ["status", "--endpoints", cluster.clientURLs[0], "--label", label, "--json"])
                 #expect(json.status == 0, "\(json)")
                 let report = try #require(try JSONSerialization.jsonObject(with: Data(json.standardOutput.utf8)) as? [String: Any])
                 let labels = try #require(report["labels"] as? [[String: Any]])
@@ -262,15 +261,15 @@ struct HostsTests {
                 let left = try #require(holders.first?["seconds_left"] as? Int)
                 #expect((100...120).contains(left))
 
-                let table = try Command.run(monitor, ["status", "--endpoints", cluster.clientURLs[0]])
+                let table = try await Command.run(monitor, ["status", "--endpoints", cluster.clientURLs[0]])
                 #expect(table.status == 0)
                 #expect(table.standardOutput.contains("\(label)\n"))
                 let row = table.standardOutput.split(separator: "\n").first { $0.hasPrefix("  s-1 ") }
                 #expect(row?.split(separator: " ").prefix(3) == ["s-1", "127.0.0.61", "up"], "\(table.standardOutput)")
                 #expect(table.standardOutput.contains("held by s-3 ("), "\(table.standardOutput)")
                 #expect(table.standardOutput.contains("queue: s-5, s-4"), "\(table.standardOutput)")
-                _ = try up.terminate()
-                _ = try down.terminate()
+                _ = try await up.terminate()
+                _ = try await down.terminate()
             }
         }
     }

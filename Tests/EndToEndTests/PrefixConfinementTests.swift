@@ -37,7 +37,7 @@ struct PrefixConfinementTests {
                     defer { group.cancelAll() }
                     try await Self.runEveryWritePath(cluster, client)
                     let end = try await client.currentRevision()
-                    try await eventuallyAsync("the keyspace watch to reach revision \(end)") { written.lastRevision >= end }
+                    try await eventually("the keyspace watch to reach revision \(end)") { written.lastRevision >= end }
                 }
 
                 // Where the keys may be, exactly: the documented sub-layouts of each (prefix,
@@ -75,7 +75,7 @@ struct PrefixConfinementTests {
     /// slash, and one without a leading slash.
     private static func runEveryWritePath(_ cluster: EtcdCluster, _ client: EtcdClient) async throws {
         let endpoint = cluster.clientURLs[0]
-        let service = try StandIn()
+        let service = try await StandIn()
         func watch(_ label: String, _ id: String, _ extra: [String] = []) throws -> MonitorProcess {
             try MonitorProcess([
                 "watch", "--endpoints", endpoint, "--label", label, "--service-id=\(id)", "--monitor-url", service.url,
@@ -94,15 +94,15 @@ struct PrefixConfinementTests {
             let status = try await process.waitForExit(timeout: .seconds(15), "\(id) to acquire at once")
             #expect(status == 0, "acquire-lease \(id): \(process.log)")
         }
-        func serviceMonitor(_ arguments: [String]) throws -> CommandResult {
-            try Command.run(
+        func serviceMonitor(_ arguments: [String]) async throws -> CommandResult {
+            try await Command.run(
                 try BuildProducts.executable(named: "service-monitor"), [arguments[0], "--endpoints", endpoint] + arguments.dropFirst(),
                 environment: ["JOURNAL_STREAM": nil], timeout: .seconds(20)
             )
         }
         /// release-lease exits 0 either way: the line says whether it found the slot.
-        func release(_ label: String, _ id: String, _ extra: [String] = []) throws {
-            let result = try serviceMonitor(["release-lease", "--label", label, "--service-id=\(id)"] + extra)
+        func release(_ label: String, _ id: String, _ extra: [String] = []) async throws {
+            let result = try await serviceMonitor(["release-lease", "--label", label, "--service-id=\(id)"] + extra)
             #expect(result.status == 0 && result.standardOutput == "released startup lease of \(id) for \(label.lowercased())\n", "\(result)")
         }
         let dots = "/service-monitor/\(dotsLabel)/"
@@ -116,7 +116,7 @@ struct PrefixConfinementTests {
         _ = try await client.waitForRecord(dots + "instances/" + dashID, "down") { $0?.state == "down" }
         try service.set(status: 200)
         _ = try await client.waitForRecord(dots + "instances/" + dashID, "up again") { $0?.state == "up" }
-        #expect(try watcher.terminate() == 0)
+        #expect(try await watcher.terminate() == 0)
         _ = try await client.waitForRecord(dots + "instances/" + dashID, "deregistered") { $0 == nil }
 
         // Two slots: two hold at once, the third queues until a release.
@@ -124,27 +124,27 @@ struct PrefixConfinementTests {
         try await acquireNow(dotsLabel, mixedID)
         let waiter = try acquire(dotsLabel, longID)
         _ = try await client.waitForRecord(dots + "startup/queue/" + longID, "queued") { $0 != nil }
-        try release(dotsLabel, dotsID)
+        try await release(dotsLabel, dotsID)
         #expect(try await waiter.waitForExit(timeout: .seconds(15), "the waiter to be promoted") == 0, "\(waiter.log)")
         // A watch's first up releases its id's slot.
         let releasing = try watch(dotsLabel, mixedID)
         _ = try await client.waitForRecord(dots + "startup/holders/" + mixedID, "released by the watch") { $0 == nil }
-        #expect(try releasing.terminate() == 0)
-        try release(dotsLabel, longID)
+        #expect(try await releasing.terminate() == 0)
+        try await release(dotsLabel, longID)
 
         // A trailing slash is dropped: /hostile/root/ and /hostile/root are one prefix.
         let long = "/hostile/root/\(longLabel.lowercased())/"
         let prefixed = try watch(longLabel, dotsID, ["--prefix", "/hostile/root/"])
         _ = try await client.waitForRecord(long + "instances/" + dotsID, "up") { $0?.state == "up" }
-        let hosts = try serviceMonitor(["hosts", "--prefix", "/hostile/root", "--label", longLabel.uppercased()])
+        let hosts = try await serviceMonitor(["hosts", "--prefix", "/hostile/root", "--label", longLabel.uppercased()])
         #expect(hosts.standardOutput == "127.0.0.61\n", "\(hosts)")
-        #expect(try prefixed.terminate() == 0)
+        #expect(try await prefixed.terminate() == 0)
         try await acquireNow(longLabel, dashID, ["--prefix", "/hostile/root/"])
-        try release(longLabel, dashID, ["--prefix", "/hostile/root//"])
+        try await release(longLabel, dashID, ["--prefix", "/hostile/root//"])
 
         // A prefix without a leading slash is used as written, not made absolute.
         try await acquireNow(dotsLabel, mixedID, ["--prefix", "relative/root"])
-        try release(dotsLabel, mixedID, ["--prefix", "relative/root"])
+        try await release(dotsLabel, mixedID, ["--prefix", "relative/root"])
     }
 }
 

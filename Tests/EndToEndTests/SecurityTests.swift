@@ -25,7 +25,7 @@ struct SecurityTests {
                 tls: .init(caFile: certificates.caFile, certificateFile: certificates.clientCertificateFile, keyFile: certificates.clientKeyFile)
             )
             try await withEtcdClient(configuration) { client in
-                let service = try StandIn()
+                let service = try await StandIn()
                 let watcher = try MonitorProcess(
                     ["watch", "--endpoints", endpoint, "--label", label, "--service-id", "t-1", "--monitor-url", service.url]
                         + fastWatch(host: "127.0.0.41") + tlsFlags
@@ -33,20 +33,20 @@ struct SecurityTests {
                 let key = "/service-monitor/\(label)/instances/t-1"
                 _ = try await client.waitForRecord(key, "up") { $0?.state == "up" }
 
-                var result = try serviceMonitor(["hosts", "--label", label], environment: tlsEnvironment.merging(["ETCDCTL_ENDPOINTS": endpoint]) { $1 })
+                var result = try await serviceMonitor(["hosts", "--label", label], environment: tlsEnvironment.merging(["ETCDCTL_ENDPOINTS": endpoint]) { $1 })
                 #expect(result.status == 0 && result.standardOutput == "127.0.0.41\n", "\(result)")
 
-                result = try serviceMonitor(["acquire-lease", "--endpoints", endpoint, "--label", label, "--service-id", "t-2", "--host-ip", "127.0.0.42"] + tlsFlags)
+                result = try await serviceMonitor(["acquire-lease", "--endpoints", endpoint, "--label", label, "--service-id", "t-2", "--host-ip", "127.0.0.42"] + tlsFlags)
                 #expect(result.status == 0 && result.standardOutput.contains("acquired startup lease of t-2"), "\(result)")
 
-                result = try serviceMonitor(["status", "--endpoints", endpoint, "--label", label] + tlsFlags)
+                result = try await serviceMonitor(["status", "--endpoints", endpoint, "--label", label] + tlsFlags)
                 #expect(result.status == 0, "\(result)")
                 #expect(result.standardOutput.contains("t-1") && result.standardOutput.contains("held by t-2"), "\(result)")
 
-                result = try serviceMonitor(["release-lease", "--endpoints", endpoint, "--label", label, "--service-id", "t-2"], environment: tlsEnvironment)
+                result = try await serviceMonitor(["release-lease", "--endpoints", endpoint, "--label", label, "--service-id", "t-2"], environment: tlsEnvironment)
                 #expect(result.status == 0 && result.standardOutput.contains("released startup lease of t-2"), "\(result)")
 
-                #expect(try watcher.terminate() == 0, "\(watcher.log)")
+                #expect(try await watcher.terminate() == 0, "\(watcher.log)")
                 #expect(try await client.range(.key(key)).kvs.isEmpty, "SIGTERM revokes the lease through TLS too")
             }
         }
@@ -68,7 +68,7 @@ struct SecurityTests {
             let slowTimeouts = ["--endpoints", endpoint, "--dial-timeout", "15s", "--command-timeout", "15s"]
             for (what, flags, says) in cases {
                 for command in [["hosts", "--label", "x"], ["status"], ["acquire-lease", "--label", "x", "--service-id", "x-1", "--host-ip", "127.0.0.1"]] {
-                    let (result, elapsed) = try timed { try serviceMonitor(command + slowTimeouts + flags) }
+                    let (result, elapsed) = try await timed { try await serviceMonitor(command + slowTimeouts + flags) }
                     #expect(result.status == 78, "\(command[0]) with \(what): \(result)")
                     #expect(oneLine(result), "\(command[0]) with \(what): \(result)")
                     #expect(result.standardError.contains("TLS handshake failed: \(says)"), "\(command[0]) with \(what): \(result)")
@@ -78,12 +78,12 @@ struct SecurityTests {
             }
 
             // watch does not retry a refusal as if etcd were down: it ends the same way.
-            let service = try StandIn()
+            let service = try await StandIn()
             let watcher = try MonitorProcess(
                 ["watch", "--label", "x", "--service-id", "w-1", "--monitor-url", service.url] + fastWatch(host: "127.0.0.43")
                     + slowTimeouts + ["--cacert", certificates.otherCAFile, "--cert", certificates.clientCertificateFile, "--key", certificates.clientKeyFile]
             )
-            let (status, elapsed) = try await timedAsync { try await watcher.waitForExit(timeout: .seconds(10), "watch to give up on an untrusted server") }
+            let (status, elapsed) = try await timed { try await watcher.waitForExit(timeout: .seconds(10), "watch to give up on an untrusted server") }
             #expect(status == 78, "\(watcher.log)")
             #expect(elapsed < .seconds(5))
             #expect(watcher.log.split(separator: "\n").last?.hasPrefix("service-monitor: etcd: tlsFailure: TLS handshake failed: \(notTrusted)") == true, "\(watcher.log)")
@@ -107,7 +107,7 @@ struct SecurityTests {
                 (["--cert", certificates.clientCertificateFile], "--cert and --key go together"),
             ]
             for (flags, says) in cases {
-                let result = try serviceMonitor(["hosts", "--endpoints", endpoint, "--label", "x"] + flags)
+                let result = try await serviceMonitor(["hosts", "--endpoints", endpoint, "--label", "x"] + flags)
                 #expect(result.status == 78, "\(flags): \(result)")
                 #expect(oneLine(result), "\(flags): \(result)")
                 #expect(result.standardError.contains(says), "\(flags): \(result)")
@@ -123,10 +123,10 @@ struct SecurityTests {
             let passwordFile = try users.monitorPasswordFile()
             let asMonitor: [String: String?] = ["ETCDCTL_USER": "monitor", "SERVICE_MONITOR_PASSWORD_FILE": passwordFile]
             let label = uniqueLabel("rbac")
-            let service = try StandIn()
+            let service = try await StandIn()
 
             // Waits for a slot first: acquisition under auth (txn, queue lease and its keep-alive).
-            var result = try serviceMonitor(["acquire-lease", "--endpoints", endpoint, "--label", label, "--service-id", "r-1", "--host-ip", "127.0.0.51"], environment: asMonitor)
+            var result = try await serviceMonitor(["acquire-lease", "--endpoints", endpoint, "--label", label, "--service-id", "r-1", "--host-ip", "127.0.0.51"], environment: asMonitor)
             #expect(result.status == 0 && result.standardOutput.contains("acquired startup lease of r-1"), "\(result)")
 
             let watcher = try MonitorProcess(
@@ -139,20 +139,20 @@ struct SecurityTests {
             // The first up released the startup slot (a delete under auth).
             _ = try await client.waitForRecord("/service-monitor/\(label)/startup/holders/r-1", "released") { $0 == nil }
 
-            result = try serviceMonitor(["hosts", "--endpoints", endpoint, "--label", label, "--format", "lines"], environment: asMonitor)
+            result = try await serviceMonitor(["hosts", "--endpoints", endpoint, "--label", label, "--format", "lines"], environment: asMonitor)
             #expect(result.status == 0 && result.standardOutput == "127.0.0.51\n", "\(result)")
 
-            result = try serviceMonitor(["acquire-lease", "--endpoints", endpoint, "--label", label, "--service-id", "r-2", "--host-ip", "127.0.0.52"], environment: asMonitor)
+            result = try await serviceMonitor(["acquire-lease", "--endpoints", endpoint, "--label", label, "--service-id", "r-2", "--host-ip", "127.0.0.52"], environment: asMonitor)
             #expect(result.status == 0, "\(result)")
             // status asks each holder's lease for its time left.
-            result = try serviceMonitor(["status", "--endpoints", endpoint], environment: asMonitor)
+            result = try await serviceMonitor(["status", "--endpoints", endpoint], environment: asMonitor)
             #expect(result.status == 0, "\(result)")
             #expect(result.standardOutput.contains(label) && result.standardOutput.contains("r-1") && result.standardOutput.contains("held by r-2 ("), "\(result)")
-            result = try serviceMonitor(["release-lease", "--endpoints", endpoint, "--label", label, "--service-id", "r-2", "--user", "monitor"], environment: ["SERVICE_MONITOR_PASSWORD_FILE": passwordFile])
+            result = try await serviceMonitor(["release-lease", "--endpoints", endpoint, "--label", label, "--service-id", "r-2", "--user", "monitor"], environment: ["SERVICE_MONITOR_PASSWORD_FILE": passwordFile])
             #expect(result.status == 0 && result.standardOutput.contains("released startup lease of r-2"), "\(result)")
 
             // SIGTERM revokes the record's lease: allowed, since the user may write its keys.
-            #expect(try watcher.terminate() == 0, "\(watcher.log)")
+            #expect(try await watcher.terminate() == 0, "\(watcher.log)")
             #expect(try await client.range(.key(key)).kvs.isEmpty)
             #expect(try await client.leaseTimeToLive(up.lease).ttl == -1, "the lease was revoked, not left to expire")
         }
@@ -178,8 +178,8 @@ struct SecurityTests {
             ]
             for (what, arguments, environment, says) in identities {
                 for command in commands {
-                    let (result, elapsed) = try timed {
-                        try serviceMonitor(command + ["--endpoints", endpoint, "--command-timeout", "15s"] + arguments, environment: environment)
+                    let (result, elapsed) = try await timed {
+                        try await serviceMonitor(command + ["--endpoints", endpoint, "--command-timeout", "15s"] + arguments, environment: environment)
                     }
                     #expect(result.status == 77, "\(command[0]) with \(what): \(result)")
                     #expect(oneLine(result), "\(command[0]) with \(what): \(result)")
@@ -193,13 +193,13 @@ struct SecurityTests {
             }
 
             // watch ends as well, instead of retrying a refusal as if etcd were down.
-            let service = try StandIn()
+            let service = try await StandIn()
             for (what, arguments, environment, says) in identities.prefix(2) {
                 let watcher = try MonitorProcess(
                     ["watch", "--endpoints", endpoint, "--label", label, "--service-id", "w-1", "--monitor-url", service.url] + fastWatch(host: "127.0.0.53") + arguments,
                     environment: environment
                 )
-                let (status, elapsed) = try await timedAsync { try await watcher.waitForExit(timeout: .seconds(10), "watch with \(what) to exit") }
+                let (status, elapsed) = try await timed { try await watcher.waitForExit(timeout: .seconds(10), "watch with \(what) to exit") }
                 #expect(status == 77, "watch with \(what): \(watcher.log)")
                 #expect(elapsed < .seconds(5))
                 #expect(watcher.log.split(separator: "\n").last?.hasPrefix("service-monitor: \(says)") == true, "watch with \(what): \(watcher.log)")
@@ -208,14 +208,14 @@ struct SecurityTests {
             #expect(try await client.range(.prefix("/service-monitor/\(label)/")).kvs.isEmpty, "nothing was written")
 
             // https:// to a member serving plain http: a TLS failure too, said as such.
-            var result = try serviceMonitor(["hosts", "--endpoints", endpoint.replacingOccurrences(of: "http://", with: "https://"), "--label", label, "--command-timeout", "15s"])
+            var result = try await serviceMonitor(["hosts", "--endpoints", endpoint.replacingOccurrences(of: "http://", with: "https://"), "--label", label, "--command-timeout", "15s"])
             #expect(result.status == 78, "\(result)")
             #expect(oneLine(result), "\(result)")
             #expect(result.standardError.contains("TLS handshake failed: the server closed the connection during the handshake: does it serve TLS on this port?"), "\(result)")
 
             // An unreadable password file is configuration: 78, naming the file.
             let missing = users.directory + "/no-such-password"
-            result = try serviceMonitor(["hosts", "--endpoints", endpoint, "--label", label, "--user", "monitor"], environment: ["SERVICE_MONITOR_PASSWORD_FILE": missing])
+            result = try await serviceMonitor(["hosts", "--endpoints", endpoint, "--label", label, "--user", "monitor"], environment: ["SERVICE_MONITOR_PASSWORD_FILE": missing])
             #expect(result.status == 78, "\(result)")
             #expect(oneLine(result), "\(result)")
             #expect(result.standardError.contains("SERVICE_MONITOR_PASSWORD_FILE \(missing.debugDescription): cannot read"), "\(result)")
@@ -224,13 +224,13 @@ struct SecurityTests {
 
     // MARK: The password
 
-    @Test func thePasswordNeverShowsInArgvEnvironmentLogsOrTheJournal() async throws {
+    @Test(.shares(.userManager)) func thePasswordNeverShowsInArgvEnvironmentLogsOrTheJournal() async throws {
         try await withAuthCluster { cluster, client, users in
             let endpoint = cluster.clientURLs[0]
             let password = users.monitorPassword
             let passwordFile = try users.monitorPasswordFile()
             let since = Date().timeIntervalSince1970
-            let service = try StandIn()
+            let service = try await StandIn()
 
             // Console, password from the file: not in argv, environ (only the path is), nor the log.
             let label = uniqueLabel("secret")
@@ -245,8 +245,8 @@ struct SecurityTests {
             #expect(!environ.contains(password))
             #expect(environ.contains("SERVICE_MONITOR_PASSWORD_FILE=\(passwordFile)"))
             // The log under test is the real one: it got as far as saying so.
-            _ = try eventually("watch to log its registration") { watcher.log.contains("registered p-1") ? true : nil }
-            #expect(try watcher.terminate() == 0)
+            _ = try await eventually("watch to log its registration") { watcher.log.contains("registered p-1") ? true : nil }
+            #expect(try await watcher.terminate() == 0)
             #expect(!watcher.log.contains(password), "\(watcher.log)")
 
             // Console, password on the command line: there by the operator's choice, but not logged.
@@ -254,34 +254,36 @@ struct SecurityTests {
             let argvWatcher = try MonitorProcess(
                 ["watch", "--endpoints", endpoint, "--label", argvLabel, "--service-id", "p-2", "--monitor-url", service.url, "--user", "monitor:\(password)"] + fastWatch(host: "127.0.0.62")
             )
-            _ = try eventually("watch to log its registration") { argvWatcher.log.contains("registered p-2") ? true : nil }
-            #expect(try argvWatcher.terminate() == 0)
+            _ = try await eventually("watch to log its registration") { argvWatcher.log.contains("registered p-2") ? true : nil }
+            #expect(try await argvWatcher.terminate() == 0)
             #expect(!argvWatcher.log.contains(password), "\(argvWatcher.log)")
 
             // Under systemd, logging to journald: the file variant in one unit, argv in another.
-            let fileUnit = try runWatchUnit(endpoint: endpoint, serviceID: "p-3", service: service, client: client, user: ["--user", "monitor"], environment: "SERVICE_MONITOR_PASSWORD_FILE=\(passwordFile)")
-            defer { UserManager.remove(unit: fileUnit.unit) }
-            #expect(!(try procFile(fileUnit.pid, "cmdline")).contains(password))
-            #expect(!(try procFile(fileUnit.pid, "environ")).contains(password))
-            let argvUnit = try runWatchUnit(endpoint: endpoint, serviceID: "p-4", service: service, client: client, user: ["--user", "monitor:\(password)"], environment: nil)
-            defer { UserManager.remove(unit: argvUnit.unit) }
-            try UserManager.systemctl(["stop", fileUnit.unit, argvUnit.unit])
-            _ = try Journal.waitForEntries(matching: ["SERVICE_MONITOR_LABEL=\(fileUnit.label)", "MESSAGE_ID=6e9f0a1b2c3d4e5f8a7b6c5d4e3f2a1b"])
-            _ = try Journal.waitForEntries(matching: ["SERVICE_MONITOR_LABEL=\(argvUnit.label)", "MESSAGE_ID=6e9f0a1b2c3d4e5f8a7b6c5d4e3f2a1b"])
+            let fileUnit = try await runWatchUnit(endpoint: endpoint, serviceID: "p-3", service: service, client: client, user: ["--user", "monitor"], environment: "SERVICE_MONITOR_PASSWORD_FILE=\(passwordFile)")
+            try await UserManager.removing(fileUnit.unit) {
+                #expect(!(try procFile(fileUnit.pid, "cmdline")).contains(password))
+                #expect(!(try procFile(fileUnit.pid, "environ")).contains(password))
+                let argvUnit = try await runWatchUnit(endpoint: endpoint, serviceID: "p-4", service: service, client: client, user: ["--user", "monitor:\(password)"], environment: nil)
+                try await UserManager.removing(argvUnit.unit) {
+                    try await UserManager.systemctl(["stop", fileUnit.unit, argvUnit.unit])
+                    _ = try await Journal.waitForEntries(matching: ["SERVICE_MONITOR_LABEL=\(fileUnit.label)", "MESSAGE_ID=6e9f0a1b2c3d4e5f8a7b6c5d4e3f2a1b"])
+                    _ = try await Journal.waitForEntries(matching: ["SERVICE_MONITOR_LABEL=\(argvUnit.label)", "MESSAGE_ID=6e9f0a1b2c3d4e5f8a7b6c5d4e3f2a1b"])
 
-            // Every field of every journal entry since the test began: from the product, from the
-            // manager about the units. Only argv copies of the argv variant may hold it (journald's
-            // _CMDLINE of its entries, the transient unit's description systemd-run made of argv).
-            let entries = try Journal.entries(matching: [], extraArguments: ["--since", "@\(Int(since) - 1)"])
-            #expect(entries.contains { $0["SERVICE_MONITOR_LABEL"] == fileUnit.label }, "the journal under test holds the unit's entries")
-            // The scan sees a password where one is: journald's copy of the argv variant's argv.
-            #expect(entries.contains { $0["SERVICE_MONITOR_LABEL"] == argvUnit.label && $0["_CMDLINE"]?.contains(password) == true })
-            for entry in entries {
-                let isArgvCopy = entry["_CMDLINE"]?.contains("monitor:\(password)") == true
-                    || entry["UNIT"] == argvUnit.unit || entry["USER_UNIT"] == argvUnit.unit
-                for (field, value) in entry where value.contains(password) {
-                    #expect(isArgvCopy && (field == "_CMDLINE" || field == "MESSAGE"), "the password in \(field) of \(entry)")
-                    #expect(entry["SYSLOG_IDENTIFIER"] != "service-monitor" || field == "_CMDLINE", "the product logged the password: \(entry)")
+                    // Every field of every journal entry since the test began: from the product, from the
+                    // manager about the units. Only argv copies of the argv variant may hold it (journald's
+                    // _CMDLINE of its entries, the transient unit's description systemd-run made of argv).
+                    let entries = try await Journal.entries(matching: [], extraArguments: ["--since", "@\(Int(since) - 1)"])
+                    #expect(entries.contains { $0["SERVICE_MONITOR_LABEL"] == fileUnit.label }, "the journal under test holds the unit's entries")
+                    // The scan sees a password where one is: journald's copy of the argv variant's argv.
+                    #expect(entries.contains { $0["SERVICE_MONITOR_LABEL"] == argvUnit.label && $0["_CMDLINE"]?.contains(password) == true })
+                    for entry in entries {
+                        let isArgvCopy = entry["_CMDLINE"]?.contains("monitor:\(password)") == true
+                            || entry["UNIT"] == argvUnit.unit || entry["USER_UNIT"] == argvUnit.unit
+                        for (field, value) in entry where value.contains(password) {
+                            #expect(isArgvCopy && (field == "_CMDLINE" || field == "MESSAGE"), "the password in \(field) of \(entry)")
+                            #expect(entry["SYSLOG_IDENTIFIER"] != "service-monitor" || field == "_CMDLINE", "the product logged the password: \(entry)")
+                        }
+                    }
                 }
             }
         }
@@ -340,10 +342,10 @@ struct SecurityTests {
     /// registered and up; returns the unit, its label and main PID.
     private func runWatchUnit(
         endpoint: String, serviceID: String, service: StandIn, client: EtcdClient, user: [String], environment: String?
-    ) throws -> (unit: String, label: String, pid: pid_t) {
+    ) async throws -> (unit: String, label: String, pid: pid_t) {
         let label = uniqueLabel("unit-secret")
         let unit = "sm-secret-\(label).service"
-        let started = try UserManager.run(
+        let started = try await UserManager.run(
             unit: unit,
             properties: ["Type=notify", "NotifyAccess=main"] + (environment.map { ["Environment=\($0)"] } ?? []),
             command: [try BuildProducts.executable(named: "service-monitor"), "watch", "--endpoints", endpoint, "--label", label,
@@ -351,11 +353,11 @@ struct SecurityTests {
                       "--host-ip", "127.0.0.63"] + user
         )
         guard started.status == 0 else {
-            UserManager.remove(unit: unit)
+            await UserManager.remove(unit: unit)
             throw CommandError(description: "the unit did not start: \(started)")
         }
-        _ = try Journal.waitForEntries(matching: ["SERVICE_MONITOR_LABEL=\(label)", "MESSAGE_ID=5d8e1f2a3b4c4d5e9f0a1b2c3d4e5f60"])
-        let pid = try #require(pid_t(try UserManager.properties(of: unit, ["MainPID"])["MainPID"] ?? ""))
+        _ = try await Journal.waitForEntries(matching: ["SERVICE_MONITOR_LABEL=\(label)", "MESSAGE_ID=5d8e1f2a3b4c4d5e9f0a1b2c3d4e5f60"])
+        let pid = try #require(pid_t(try await UserManager.properties(of: unit, ["MainPID"])["MainPID"] ?? ""))
         return (unit, label, pid)
     }
 
@@ -363,8 +365,8 @@ struct SecurityTests {
         ["--interval", "300ms", "--timeout", "200ms", "--host-ip", host, "--log-target", "console"]
     }
 
-    private func serviceMonitor(_ arguments: [String], environment: [String: String?] = [:]) throws -> CommandResult {
-        try Command.run(
+    private func serviceMonitor(_ arguments: [String], environment: [String: String?] = [:]) async throws -> CommandResult {
+        try await Command.run(
             try BuildProducts.executable(named: "service-monitor"), arguments,
             environment: environment.merging(["JOURNAL_STREAM": nil, "NOTIFY_SOCKET": nil]) { mine, _ in mine },
             timeout: .seconds(30)
@@ -382,13 +384,7 @@ struct SecurityTests {
         return String(decoding: data.map { $0 == 0 ? UInt8(ascii: " ") : $0 }, as: UTF8.self)
     }
 
-    private func timed<T>(_ body: () throws -> T) rethrows -> (T, Duration) {
-        let start = ContinuousClock.now
-        let value = try body()
-        return (value, ContinuousClock.now - start)
-    }
-
-    private func timedAsync<T>(_ body: () async throws -> T) async rethrows -> (T, Duration) {
+    private func timed<T>(_ body: () async throws -> T) async rethrows -> (T, Duration) {
         let start = ContinuousClock.now
         let value = try await body()
         return (value, ContinuousClock.now - start)

@@ -49,12 +49,12 @@ struct StartupLeaseFixture: Sendable {
     }
 
     /// Runs `release-lease` to completion.
-    func release(_ id: String) throws -> CommandResult {
-        try serviceMonitor(["release-lease", "--label", label, "--service-id", id])
+    func release(_ id: String) async throws -> CommandResult {
+        try await serviceMonitor(["release-lease", "--label", label, "--service-id", id])
     }
 
-    func serviceMonitor(_ arguments: [String]) throws -> CommandResult {
-        try Command.run(
+    func serviceMonitor(_ arguments: [String]) async throws -> CommandResult {
+        try await Command.run(
             try BuildProducts.executable(named: "service-monitor"),
             [arguments[0], "--endpoints", endpoints] + arguments.dropFirst(),
             environment: ["JOURNAL_STREAM": nil, "NOTIFY_SOCKET": nil],
@@ -125,7 +125,7 @@ final class HolderHistory: Sendable {
 
     /// Waits until at least `count` changes were delivered.
     func waitFor(count: Int) async throws {
-        try await eventuallyAsync("\(count) holder changes (have \(all))") { all.count >= count }
+        try await eventually("\(count) holder changes (have \(all))") { all.count >= count }
     }
 }
 

@@ -8,7 +8,7 @@ import Glibc
 
 /// A running `stand-in-service`: the watched service, whose HTTP status the test sets.
 final class StandIn: @unchecked Sendable {
-    let process: Process
+    let process: ChildProcess
     let port: Int
     let host: String
     let directory: String
@@ -18,7 +18,7 @@ final class StandIn: @unchecked Sendable {
     /// An IPv6 host in brackets, as a URL writes it.
     var url: String { "http://\(host.contains(":") ? "[\(host)]" : host):\(port)/" }
 
-    init(host: String = "127.0.0.1", arguments: [String] = []) throws {
+    init(host: String = "127.0.0.1", arguments: [String] = []) async throws {
         self.host = host
         directory = try EtcdTestPaths.makeTemporaryDirectory(prefix: "stand-in")
         let output = Pipe()
@@ -28,11 +28,15 @@ final class StandIn: @unchecked Sendable {
             standardOutput: output.fileHandleForWriting
         )
         // Its first line is the readiness signal: "listening on PORT" (EOF if it died).
-        var line = Data()
-        while !line.contains(UInt8(ascii: "\n")) {
-            let chunk = output.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            line.append(chunk)
+        let reader = output.fileHandleForReading
+        let line = await onOwnThread { () -> Data in
+            var line = Data()
+            while !line.contains(UInt8(ascii: "\n")) {
+                let chunk = reader.availableData
+                if chunk.isEmpty { break }
+                line.append(chunk)
+            }
+            return line
         }
         let text = String(decoding: line, as: UTF8.self)
         guard text.hasPrefix("listening on "), let port = Int(text.dropFirst("listening on ".count).prefix { $0.isNumber }) else {
@@ -40,6 +44,13 @@ final class StandIn: @unchecked Sendable {
             throw CommandError(description: "stand-in-service did not start: \(text.debugDescription)")
         }
         self.port = port
+    }
+
+    /// `count` stand-ins on 127.0.0.1, started one after the other.
+    static func several(_ count: Int) async throws -> [StandIn] {
+        var started: [StandIn] = []
+        for _ in 0..<count { started.append(try await StandIn()) }
+        return started
     }
 
     func set(status: Int) throws {
@@ -52,17 +63,14 @@ final class StandIn: @unchecked Sendable {
     }
 
     deinit {
-        if process.isRunning {
-            process.terminate()
-            process.waitUntilExit()
-        }
+        process.terminate()
         try? FileManager.default.removeItem(atPath: directory)
     }
 }
 
 /// A `service-monitor` process started by a test, its standard error kept in a file.
 final class MonitorProcess: @unchecked Sendable {
-    let process: Process
+    let process: ChildProcess
     let logFile: String
 
     init(_ arguments: [String], environment: [String: String?] = [:]) throws {
@@ -79,37 +87,33 @@ final class MonitorProcess: @unchecked Sendable {
     var log: String { (try? String(contentsOfFile: logFile, encoding: .utf8)) ?? "" }
 
     /// SIGTERM and wait (bounded); returns the exit status.
-    func terminate(timeout: Duration = .seconds(15)) throws -> Int32 {
+    func terminate(timeout: Duration = .seconds(15)) async throws -> Int32 {
         process.terminate()
-        _ = try eventually(timeout: timeout, "service-monitor to exit after SIGTERM") { process.isRunning ? nil : true }
-        return process.terminationStatus
+        return try await process.waitForExit(timeout: timeout, "service-monitor to exit after SIGTERM")
     }
 
-    /// Waits (bounded, without blocking a thread) for the process to exit on its own; returns
-    /// the exit status.
+    /// Waits (bounded) for the process to exit on its own; returns the exit status.
     func waitForExit(timeout: Duration = .seconds(20), _ what: String = "service-monitor to exit") async throws -> Int32 {
         do {
-            try await eventuallyAsync(what, timeout: timeout) { !process.isRunning }
+            return try await process.waitForExit(timeout: timeout, what)
         } catch {
             throw CommandError(description: "\(error); log: \(log)")
         }
-        return process.terminationStatus
     }
 
     var isRunning: Bool { process.isRunning }
 
     /// SIGHUP, as when its terminal goes away; the caller waits for the exit.
     func hangUp() {
-        kill(process.processIdentifier, SIGHUP)
+        process.send(SIGHUP)
     }
 
-    func kill9() {
-        kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
+    func kill9() async {
+        await process.kill()
     }
 
     deinit {
-        if process.isRunning { kill9() }
+        process.send(SIGKILL)
     }
 }
 

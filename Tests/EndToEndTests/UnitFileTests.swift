@@ -3,7 +3,7 @@ import Testing
 import TestSupport
 
 /// The shipped unit files, checked by systemd itself.
-@Suite("unit files")
+@Suite("unit files", .tags(.fast))
 struct UnitFileTests {
     static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
@@ -16,7 +16,7 @@ struct UnitFileTests {
         }
     }
 
-    @Test func everyUnitPassesSystemdAnalyzeVerify() throws {
+    @Test func everyUnitPassesSystemdAnalyzeVerify() async throws {
         let files = Self.unitFiles
         #expect(files.count == 5, "\(files)")
         // verify needs an instance name for templates and an executable that exists: instances
@@ -30,7 +30,7 @@ struct UnitFileTests {
             try text.write(toFile: instance, atomically: true, encoding: .utf8)
             instances.append(instance)
         }
-        let result = try Command.run("systemd-analyze", ["verify", "--man=no"] + instances)
+        let result = try await Command.run("systemd-analyze", ["verify", "--man=no"] + instances)
         #expect(result.status == 0, "\(result)")
         #expect(result.standardError.isEmpty, "\(result)")
         #expect(result.standardOutput.isEmpty, "\(result)")

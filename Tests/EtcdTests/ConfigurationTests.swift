@@ -1,7 +1,8 @@
 import Etcd
 import Testing
+import TestSupport
 
-@Suite("Client configuration")
+@Suite("Client configuration", .tags(.fast))
 struct ConfigurationTests {
     @Test func defaultsPointAtLocalEtcd() {
         let defaults = EtcdClient.Configuration.defaults

@@ -30,26 +30,6 @@ let testLogger: Logger = {
     return logger
 }()
 
-/// Runs `body`, failing with a clear error if it takes longer than `timeout`.
-func withTimeout<Result: Sendable>(
-    _ timeout: Duration,
-    _ what: String = "operation",
-    _ body: @escaping @Sendable () async throws -> Result
-) async throws -> Result {
-    try await withThrowingTaskGroup(of: Result?.self) { group in
-        group.addTask { try await body() }
-        group.addTask {
-            try await Task.sleep(for: timeout)
-            return nil
-        }
-        defer { group.cancelAll() }
-        guard let first = try await group.next(), let result = first else {
-            throw EtcdTestError("\(what) did not finish within \(timeout)")
-        }
-        return result
-    }
-}
-
 /// Runs `body` and returns the `EtcdError` it throws (failing the test if it throws nothing or
 /// something else), with how long it took.
 func expectEtcdError(

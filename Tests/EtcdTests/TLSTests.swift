@@ -53,7 +53,7 @@ struct TLSTests {
         }
     }
 
-    @Test func unreadableCertificateFileIsAConfigurationError() throws {
+    @Test(.tags(.fast)) func unreadableCertificateFileIsAConfigurationError() throws {
         var configuration = EtcdClient.Configuration(endpoints: ["https://127.0.0.1:2379"])
         configuration.tls = .init(caFile: "/nonexistent/ca.pem")
         #expect {

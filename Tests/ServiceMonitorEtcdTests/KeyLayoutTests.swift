@@ -1,8 +1,9 @@
 import ServiceMonitor
 import ServiceMonitorEtcd
 import Testing
+import TestSupport
 
-@Suite("The etcd key layout")
+@Suite("The etcd key layout", .tags(.fast))
 struct KeyLayoutTests {
     @Test func keysStayUnderThePrefixAndLabel() throws {
         let layout = try KeyLayout(prefix: "/service-monitor/")

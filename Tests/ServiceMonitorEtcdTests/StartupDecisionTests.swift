@@ -1,9 +1,10 @@
 import ServiceMonitor
 import ServiceMonitorEtcd
 import Testing
+import TestSupport
 
 /// The pure part of the startup semaphore: who is where, and what a waiter does next.
-@Suite("Startup lease decisions")
+@Suite("Startup lease decisions", .tags(.fast))
 struct StartupTests {
     let layout = try! KeyLayout(prefix: "/sm")
     let label = try! Label("ES")

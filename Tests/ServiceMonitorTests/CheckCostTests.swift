@@ -1,9 +1,10 @@
 import Foundation
 import ServiceMonitor
 import Testing
+import TestSupport
 
 /// A check every few seconds for months: one checker must stay cheap and leak nothing.
-@Suite("Check cost")
+@Suite("Check cost", .tags(.fast), .needsAlone(.processDescriptors))
 struct CheckCostTests {
     /// Open file descriptors of this process.
     private func openDescriptors() throws -> Int {

@@ -1,8 +1,9 @@
 @testable import ServiceMonitor
 import Testing
+import TestSupport
 
 /// The wording of details shown in STATUS= lines and logs.
-@Suite("Check detail text")
+@Suite("Check detail text", .tags(.fast))
 struct CheckDetailTextTests {
     @Test(
         "durations are short and readable",

@@ -1,7 +1,8 @@
 import ServiceMonitor
 import Testing
+import TestSupport
 
-@Suite("Parsing --monitor-url")
+@Suite("Parsing --monitor-url", .tags(.fast))
 struct CheckTargetParsingTests {
     struct Valid: Sendable, CustomTestStringConvertible {
         var input: String

@@ -1,7 +1,8 @@
 import ServiceMonitor
 import Testing
+import TestSupport
 
-@Suite("Parsing --expect-status")
+@Suite("Parsing --expect-status", .tags(.fast))
 struct ExpectedStatusParsingTests {
     @Test("the default accepts exactly 2xx")
     func defaultIsSuccessful() {

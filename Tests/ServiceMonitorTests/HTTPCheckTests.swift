@@ -1,8 +1,9 @@
 import ServiceMonitor
 import Testing
+import TestSupport
 
 /// HTTP checks against real servers on loopback.
-@Suite("HTTP checks")
+@Suite("HTTP checks", .tags(.fast), .shares(.processDescriptors))
 struct HTTPCheckTests {
     private func checker(_ url: String, timeout: Duration = .seconds(2), expect: ExpectedStatus = .successful) throws -> HealthChecker {
         try HealthChecker(target: CheckTarget(parsing: url), configuration: .init(timeout: timeout, expectedStatus: expect))

@@ -1,7 +1,8 @@
 import ServiceMonitor
 import Testing
+import TestSupport
 
-@Suite("HealthState rise/fall")
+@Suite("HealthState rise/fall", .tags(.fast))
 struct HealthStateTests {
     /// Feeds `results` ("U" up, "D" down) and returns the transitions, with the index that caused each.
     private func run(_ results: String, rise: Int, fall: Int) throws -> (HealthState, [(Int, HealthTransition)]) {

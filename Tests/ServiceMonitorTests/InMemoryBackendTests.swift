@@ -3,10 +3,11 @@ import ServiceMonitor
 import Synchronization
 import Systemd
 import Testing
+import TestSupport
 
 /// The core's logic — the monitor, discovery and the startup lease — in process, over the
 /// in-memory backend (the conformance suite holds every backend to the same semantics).
-@Suite("Monitor, discovery and startup lease over the in-memory backend", .timeLimit(.minutes(1)))
+@Suite("Monitor, discovery and startup lease over the in-memory backend", .tags(.fast), .timeLimit(.minutes(1)))
 struct InMemoryBackendTests {
     let label = try! Label("memory")
     let logger = Logger(label: "in-memory-test")

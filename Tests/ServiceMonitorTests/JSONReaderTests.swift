@@ -1,7 +1,8 @@
 @testable import ServiceMonitor
 import Testing
+import TestSupport
 
-@Suite("JSON reader (RFC 8259)")
+@Suite("JSON reader (RFC 8259)", .tags(.fast))
 struct JSONReaderTests {
     private func parse(_ text: String) throws(JSONReader.SyntaxError) -> JSONValue {
         try JSONReader.parse(Array(text.utf8))

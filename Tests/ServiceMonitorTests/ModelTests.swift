@@ -3,7 +3,7 @@ import ServiceMonitor
 import Testing
 import TestSupport
 
-@Suite("Labels and service ids")
+@Suite("Labels and service ids", .tags(.fast))
 struct NameTests {
     @Test(arguments: ["web", "Elasticsearch", "es-1", "a.b_c-d", String(repeating: "x", count: 128), "..."])
     func acceptsNamesThatCannotEscapeThePrefix(name: String) throws {
@@ -37,7 +37,7 @@ struct NameTests {
     }
 }
 
-@Suite("Durations, service info and instance records")
+@Suite("Durations, service info and instance records", .tags(.fast))
 struct ValueTests {
     @Test(arguments: [
         ("500ms", Duration.milliseconds(500)), ("10s", .seconds(10)), ("4m", .seconds(240)), ("1h", .seconds(3600)),
@@ -93,7 +93,7 @@ struct ValueTests {
     }
 }
 
-@Suite("Host address")
+@Suite("Host address", .tags(.fast))
 struct HostAddressTests {
     @Test func flagWinsThenCoreOSVariable() throws {
         #expect(try HostAddress.resolve(flag: "10.0.0.5", environment: ["COREOS_PRIVATE_IPV4": "10.0.0.6"]) == "10.0.0.5")
@@ -103,12 +103,12 @@ struct HostAddressTests {
         #expect(throws: BadInput.self) { try HostAddress.resolve(flag: nil, environment: ["COREOS_PRIVATE_IPV4": "999.1.1.1"]) }
     }
 
-    @Test func fallsBackToTheDefaultRouteInterfaceAddress() throws {
+    @Test func fallsBackToTheDefaultRouteInterfaceAddress() async throws {
         // What iproute2 says the default route's interface carries.
-        let route = try Command.run("ip", ["-4", "route", "show", "default"]).standardOutput
+        let route = try await Command.run("ip", ["-4", "route", "show", "default"]).standardOutput
         let words = route.split(separator: " ")
         let device = try #require(words.firstIndex(of: "dev").map { String(words[$0 + 1]) }, "no default route: \(route)")
-        let addresses = try Command.run("ip", ["-4", "-o", "addr", "show", "dev", device]).standardOutput
+        let addresses = try await Command.run("ip", ["-4", "-o", "addr", "show", "dev", device]).standardOutput
         let expected = try #require(addresses.split(separator: " ").firstIndex(of: "inet").map { addresses.split(separator: " ")[$0 + 1].split(separator: "/")[0] })
         #expect(try HostAddress.resolve(flag: nil, environment: [:]) == String(expected))
     }

@@ -1,7 +1,8 @@
 import ServiceMonitor
 import Testing
+import TestSupport
 
-@Suite("TCP checks")
+@Suite("TCP checks", .tags(.fast), .shares(.processDescriptors))
 struct TCPCheckTests {
     @Test("connecting to a listening socket is up")
     func listeningIsUp() async throws {

@@ -1,8 +1,9 @@
 import ServiceMonitor
 import Testing
+import TestSupport
 
 /// HTTPS checks against a real TLS server whose certificate is signed by a throwaway test CA.
-@Suite("HTTPS checks")
+@Suite("HTTPS checks", .tags(.fast), .shares(.processDescriptors))
 struct TLSCheckTests {
     private func authority() async throws -> TestCertificateAuthority {
         try await TestCertificateAuthority.shared()

@@ -4,17 +4,17 @@ import Systemd
 import Testing
 import TestSupport
 
-@Suite("JournalLogHandler round trip through real journald")
+@Suite("JournalLogHandler round trip through real journald", .tags(.fast))
 struct JournalLogHandlerTests {
     /// A logger writing through the handler, tagged with a field unique to one test.
     private func makeLogger(run: String) -> Logger {
-        var handler = JournalLogHandler(label: "journal-test", identifier: "service-monitor-test")
+        var handler = StructuredLogHandler(label: "journal-test", identifier: "service-monitor-test", sink: .journal)
         handler.logLevel = .trace
         handler[metadataKey: "test.run"] = "\(run)"
         return Logger(label: "journal-test") { _ in handler }
     }
 
-    @Test func writesEveryFieldAndMapsMetadataNames() throws {
+    @Test func writesEveryFieldAndMapsMetadataNames() async throws {
         let run = UUID().uuidString
         let logger = makeLogger(run: run)
         let line: UInt = #line + 1
@@ -26,7 +26,7 @@ struct JournalLogHandlerTests {
             "check": ["latency_usec": "3012", "kind": ["scheme": "http"]],
             "message": "metadata cannot overwrite MESSAGE",
         ])
-        let entry = try #require(Journal.waitForEntries(matching: ["TEST_RUN=\(run)"]).first)
+        let entry = try #require(await Journal.waitForEntries(matching: ["TEST_RUN=\(run)"]).first)
         #expect(entry["MESSAGE"] == "instance up")
         #expect(entry["PRIORITY"] == "5")
         #expect(entry["SYSLOG_IDENTIFIER"] == "service-monitor-test")
@@ -43,10 +43,10 @@ struct JournalLogHandlerTests {
         #expect(entry["CHECK_KIND_SCHEME"] == "http")
         #expect(entry["METADATA_MESSAGE"] == "metadata cannot overwrite MESSAGE")
         // journalctl can filter on the mapped name, as operators will.
-        #expect(try Journal.entries(matching: ["TEST_RUN=\(run)", "SERVICE_MONITOR_LABEL=web"]).count == 1)
+        #expect(try await Journal.entries(matching: ["TEST_RUN=\(run)", "SERVICE_MONITOR_LABEL=web"]).count == 1)
     }
 
-    @Test func mapsEveryLevelToItsSyslogPriority() throws {
+    @Test func mapsEveryLevelToItsSyslogPriority() async throws {
         let run = UUID().uuidString
         let logger = makeLogger(run: run)
         let expected: [(Logger.Level, String)] = [
@@ -55,39 +55,39 @@ struct JournalLogHandlerTests {
         for (level, _) in expected {
             logger.log(level: level, "level \(level.rawValue)")
         }
-        let entries = try Journal.waitForEntries(matching: ["TEST_RUN=\(run)"], count: expected.count)
+        let entries = try await Journal.waitForEntries(matching: ["TEST_RUN=\(run)"], count: expected.count)
         for (level, priority) in expected {
             let entry = entries.first { $0["MESSAGE"] == "level \(level.rawValue)" }
             #expect(entry?["PRIORITY"] == priority, "\(level)")
         }
     }
 
-    @Test func keepsMultiLineMessagesAndValuesWithEqualsSignsIntact() throws {
+    @Test func keepsMultiLineMessagesAndValuesWithEqualsSignsIntact() async throws {
         let run = UUID().uuidString
         let logger = makeLogger(run: run)
         let message = "first line\nsecond line\n\tindented third"
         let value = "key=value\nnext=line=with=equals\n"
         logger.warning("\(message)", metadata: ["payload": "\(value)", "service_info": "{\"name\": \"es-1\"}"])
-        let entry = try #require(Journal.waitForEntries(matching: ["TEST_RUN=\(run)"]).first)
+        let entry = try #require(await Journal.waitForEntries(matching: ["TEST_RUN=\(run)"]).first)
         #expect(entry["MESSAGE"] == message)
         #expect(entry["PAYLOAD"] == value)
         #expect(entry["SERVICE_INFO"] == "{\"name\": \"es-1\"}")
         #expect(entry["PRIORITY"] == "4")
     }
 
-    @Test func recordsTheErrorOfAnEvent() throws {
+    @Test func recordsTheErrorOfAnEvent() async throws {
         struct Refused: Error, CustomStringConvertible { var description: String { "connection refused" } }
         let run = UUID().uuidString
-        var handler = JournalLogHandler(label: "journal-test", identifier: "service-monitor-test")
+        var handler = StructuredLogHandler(label: "journal-test", identifier: "service-monitor-test", sink: .journal)
         handler[metadataKey: "test.run"] = "\(run)"
         handler.log(event: LogEvent(level: .error, message: "check failed", error: Refused(), metadata: nil, source: nil, file: #fileID, function: #function, line: #line))
-        let entry = try #require(Journal.waitForEntries(matching: ["TEST_RUN=\(run)"]).first)
+        let entry = try #require(await Journal.waitForEntries(matching: ["TEST_RUN=\(run)"]).first)
         #expect(entry["ERROR"] == "connection refused")
         #expect(entry["PRIORITY"] == "3")
     }
 }
 
-@Suite("Journal field names and console lines")
+@Suite("Journal field names and console lines", .tags(.fast))
 struct LogFieldTests {
     @Test(arguments: [
         ("service_monitor.label", "SERVICE_MONITOR_LABEL"),
@@ -118,7 +118,7 @@ struct LogFieldTests {
         #expect(fields["PRIORITY"] == "4")
         #expect(fields["CODE_LINE"] == "42")
 
-        var console = ConsoleLogHandler(label: "monitor", identifier: "service-monitor")
+        var console = StructuredLogHandler(label: "monitor", identifier: "service-monitor", sink: .console)
         console.logLevel = .trace
         // The rendering is internal; check it through a real stderr capture in WatchdogTests and
         // here through the fields it is made of.

@@ -3,7 +3,7 @@ import Systemd
 import Testing
 import TestSupport
 
-@Suite("Notifier against a real notify socket")
+@Suite("Notifier against a real notify socket", .tags(.fast))
 struct NotifierTests {
     let probe: String
 
@@ -11,35 +11,35 @@ struct NotifierTests {
         probe = try BuildProducts.executable(named: "systemd-probe")
     }
 
-    @Test func sendsReadyAsTheWholeDatagram() throws {
+    @Test func sendsReadyAsTheWholeDatagram() async throws {
         let socket = try NotifySocket()
-        let result = try Command.run(probe, ["notify", "READY=1"], environment: ["NOTIFY_SOCKET": socket.path])
+        let result = try await Command.run(probe, ["notify", "READY=1"], environment: ["NOTIFY_SOCKET": socket.path])
         #expect(result.standardOutput == "sent\n", "\(result)")
-        #expect(socket.receive(timeout: .seconds(5)) == "READY=1")
+        #expect(await socket.receive(timeout: .seconds(5)) == "READY=1")
     }
 
-    @Test func sendsSeveralAssignmentsInOneDatagram() throws {
+    @Test func sendsSeveralAssignmentsInOneDatagram() async throws {
         let socket = try NotifySocket()
-        let result = try Command.run(
+        let result = try await Command.run(
             probe,
             ["notify", "READY=1", "STATUS=up · HTTP 200 in 3 ms", "EXTEND_TIMEOUT_USEC=5000000", "X_SERVICE_MONITOR=a=b"],
             environment: ["NOTIFY_SOCKET": socket.path]
         )
         #expect(result.status == 0, "\(result)")
-        #expect(socket.receive(timeout: .seconds(5)) == "READY=1\nSTATUS=up · HTTP 200 in 3 ms\nEXTEND_TIMEOUT_USEC=5000000\nX_SERVICE_MONITOR=a=b")
+        #expect(await socket.receive(timeout: .seconds(5)) == "READY=1\nSTATUS=up · HTTP 200 in 3 ms\nEXTEND_TIMEOUT_USEC=5000000\nX_SERVICE_MONITOR=a=b")
         // Exactly one datagram.
-        #expect(socket.receive(timeout: .milliseconds(200)) == nil)
+        #expect(await socket.receive(timeout: .milliseconds(200)) == nil)
     }
 
-    @Test func isANoOpThatSaysSoWithoutANotifySocket() throws {
-        let result = try Command.run(probe, ["notify", "READY=1"], environment: ["NOTIFY_SOCKET": nil])
+    @Test func isANoOpThatSaysSoWithoutANotifySocket() async throws {
+        let result = try await Command.run(probe, ["notify", "READY=1"], environment: ["NOTIFY_SOCKET": nil])
         #expect(result.status == 0)
         #expect(result.standardOutput == "not-supervised\n", "\(result)")
     }
 
-    @Test func turnsANegativeReturnCodeIntoATypedError() throws {
+    @Test func turnsANegativeReturnCodeIntoATypedError() async throws {
         let missing = FileManager.default.temporaryDirectory.appendingPathComponent("no-such-notify-socket-\(UUID().uuidString)").path
-        let result = try Command.run(probe, ["notify", "READY=1"], environment: ["NOTIFY_SOCKET": missing])
+        let result = try await Command.run(probe, ["notify", "READY=1"], environment: ["NOTIFY_SOCKET": missing])
         #expect(result.status == 1)
         #expect(result.standardOutput.hasPrefix("error: notifyFailed: sd_notify(\"READY=1\") failed"), "\(result)")
         #expect(result.standardOutput.contains("errno \(ENOENT)"), "\(result)")

@@ -31,8 +31,14 @@ final class NotifySocket {
         unlink(path)
     }
 
-    /// The next datagram, or `nil` when none arrives within `timeout`.
-    func receive(timeout: Duration) -> String? {
+    /// The next datagram, or `nil` when none arrives within `timeout` (waited for on a thread of
+    /// its own, not one of the cooperative pool's).
+    func receive(timeout: Duration) async -> String? {
+        let descriptor = self.descriptor
+        return await onOwnThread { Self.receive(on: descriptor, timeout: timeout) }
+    }
+
+    private static func receive(on descriptor: Int32, timeout: Duration) -> String? {
         var poller = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
         let milliseconds = Int32(timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
         guard poll(&poller, 1, milliseconds) == 1 else { return nil }

@@ -4,7 +4,7 @@ import Systemd
 import Testing
 import TestSupport
 
-@Suite("Watchdog")
+@Suite("Watchdog", .tags(.fast))
 struct WatchdogTests {
     let probe: String
 
@@ -12,18 +12,18 @@ struct WatchdogTests {
         probe = try BuildProducts.executable(named: "systemd-probe")
     }
 
-    @Test func readsTheTimeoutAndHonoursWatchdogPID() throws {
-        let none = try Command.run(probe, ["watchdog"], environment: ["WATCHDOG_USEC": nil, "WATCHDOG_PID": nil])
+    @Test func readsTheTimeoutAndHonoursWatchdogPID() async throws {
+        let none = try await Command.run(probe, ["watchdog"], environment: ["WATCHDOG_USEC": nil, "WATCHDOG_PID": nil])
         #expect(none.standardOutput == "none\n", "\(none)")
 
-        let configured = try Command.run(probe, ["watchdog"], environment: ["WATCHDOG_USEC": "3000000", "WATCHDOG_PID": nil])
+        let configured = try await Command.run(probe, ["watchdog"], environment: ["WATCHDOG_USEC": "3000000", "WATCHDOG_PID": nil])
         #expect(configured.standardOutput == "3000000\n", "\(configured)")
 
         // A watchdog meant for another process (pid 1 is never the probe) is not ours.
-        let otherProcess = try Command.run(probe, ["watchdog"], environment: ["WATCHDOG_USEC": "3000000", "WATCHDOG_PID": "1"])
+        let otherProcess = try await Command.run(probe, ["watchdog"], environment: ["WATCHDOG_USEC": "3000000", "WATCHDOG_PID": "1"])
         #expect(otherProcess.standardOutput == "none\n", "\(otherProcess)")
 
-        let malformed = try Command.run(probe, ["watchdog"], environment: ["WATCHDOG_USEC": "soon", "WATCHDOG_PID": nil])
+        let malformed = try await Command.run(probe, ["watchdog"], environment: ["WATCHDOG_USEC": "soon", "WATCHDOG_PID": nil])
         #expect(malformed.status == 1)
         #expect(malformed.standardOutput.hasPrefix("error: watchdogQueryFailed"), "\(malformed)")
     }
@@ -43,7 +43,7 @@ struct WatchdogTests {
 
     /// The probe's work loop beats every 100 ms and wedges after 600 ms; its pinger (1 s stall
     /// timeout, 200 ms ping period) must ping while the loop beats and then fall silent.
-    @Test func pingsOnlyWhileTheLoopMakesProgress() throws {
+    @Test func pingsOnlyWhileTheLoopMakesProgress() async throws {
         let socket = try NotifySocket()
         let errorLog = FileManager.default.temporaryDirectory.appendingPathComponent("probe-\(UUID().uuidString).log")
         _ = FileManager.default.createFile(atPath: errorLog.path, contents: nil)
@@ -57,13 +57,13 @@ struct WatchdogTests {
             if process.isRunning { process.terminate() }
             try? FileManager.default.removeItem(at: errorLog)
         }
-        #expect(socket.receive(timeout: .seconds(10)) == "READY=1\nSTATUS=probing")
+        #expect(await socket.receive(timeout: .seconds(10)) == "READY=1\nSTATUS=probing")
 
         var pings = 0
         var lastPing = ContinuousClock.now
         let started = ContinuousClock.now
         // Pings come every 200 ms; a gap of a whole second means they stopped.
-        while let datagram = socket.receive(timeout: .seconds(1)) {
+        while let datagram = await socket.receive(timeout: .seconds(1)) {
             #expect(datagram == "WATCHDOG=1")
             pings += 1
             lastPing = .now
@@ -74,8 +74,8 @@ struct WatchdogTests {
         #expect(lastPing - started < .milliseconds(2500), "pinged until \(lastPing - started)")
 
         process.terminate()
-        #expect(socket.receive(timeout: .seconds(10)) == "STOPPING=1")
-        process.waitUntilExit()
+        #expect(await socket.receive(timeout: .seconds(10)) == "STOPPING=1")
+        await process.waitForExit()
         #expect(process.terminationStatus == 0)
 
         // Without JOURNAL_STREAM the auto log target is the console: one line with the fields.

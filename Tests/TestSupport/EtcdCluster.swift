@@ -52,7 +52,7 @@ public final class EtcdCluster: @unchecked Sendable {
     }
 
     private let lock = NSLock()
-    private var processes: [(process: Process, exit: EtcdProcessExit)?]
+    private var processes: [ChildProcess?]
     private var _etcdctlUser: String?
     private var stopped = false
 
@@ -71,10 +71,10 @@ public final class EtcdCluster: @unchecked Sendable {
         let cluster = try await EtcdCluster.start(members: members, tls: tls, loopback: loopback, startTimeout: startTimeout)
         do {
             let result = try await body(cluster)
-            cluster.stop()
+            await cluster.stop()
             return result
         } catch {
-            cluster.stop()
+            await cluster.stop()
             throw error
         }
     }
@@ -85,6 +85,20 @@ public final class EtcdCluster: @unchecked Sendable {
         members count: Int = 1, tls: TLS? = nil, loopback: String = "127.0.0.1", startTimeout: Duration = .seconds(30)
     ) async throws -> EtcdCluster {
         precondition(count >= 1)
+        // A probed port is free only until someone binds it: with suites running in parallel an
+        // outgoing connection or another listener may take it first, and the member exits. Fresh
+        // ports then (a member that exits for another reason fails the same way three times).
+        for _ in 1..<3 {
+            do {
+                return try await self.startOnce(members: count, tls: tls, startTimeout: startTimeout)
+            } catch is MemberExitedDuringStartUp {
+                continue
+            }
+        }
+        return try await self.startOnce(members: count, tls: tls, startTimeout: startTimeout)
+    }
+
+    private static func startOnce(members count: Int, tls: TLS?, startTimeout: Duration) async throws -> EtcdCluster {
         let directory = try EtcdTestPaths.makeTemporaryDirectory(prefix: "etcd-cluster")
         let ports = try EtcdFreePorts.take(2 * count)
         let clientScheme = tls == nil ? "http" : "https"
@@ -105,7 +119,7 @@ public final class EtcdCluster: @unchecked Sendable {
             for index in members.indices { try cluster.launch(member: index, initialState: "new") }
             try await cluster.waitUntilHealthy(timeout: startTimeout)
         } catch {
-            cluster.stop()
+            await cluster.stop()
             throw error
         }
         return cluster
@@ -119,7 +133,9 @@ public final class EtcdCluster: @unchecked Sendable {
     }
 
     deinit {
-        self.stop()
+        // Without waiting (a deinit cannot): SIGKILL ends them at once, and the data goes.
+        for process in self.processes { process?.send(SIGKILL) }
+        try? FileManager.default.removeItem(atPath: self.directory)
     }
 
     // MARK: - Member control
@@ -127,12 +143,10 @@ public final class EtcdCluster: @unchecked Sendable {
     /// SIGKILLs one member (no graceful shutdown: its connections just drop) and waits until
     /// it is gone.
     public func kill(member index: Int) async {
-        guard let launched = self.takeProcess(member: index) else { return }
-        _ = Glibc.kill(launched.process.processIdentifier, SIGKILL)
-        await launched.exit.wait()
+        await self.takeProcess(member: index)?.kill()
     }
 
-    private func takeProcess(member index: Int) -> (process: Process, exit: EtcdProcessExit)? {
+    private func takeProcess(member index: Int) -> ChildProcess? {
         self.lock.withLock {
             defer { self.processes[index] = nil }
             return self.processes[index]
@@ -151,8 +165,7 @@ public final class EtcdCluster: @unchecked Sendable {
     }
 
     private func signal(_ signal: Int32, member index: Int) {
-        guard let launched = self.lock.withLock({ self.processes[index] }) else { return }
-        _ = Glibc.kill(launched.process.processIdentifier, signal)
+        self.lock.withLock({ self.processes[index] })?.send(signal)
     }
 
     /// Starts a killed member again with its data and waits until it answers.
@@ -207,7 +220,7 @@ public final class EtcdCluster: @unchecked Sendable {
 
     /// Whether the member's process is running.
     public func isRunning(member index: Int) -> Bool {
-        self.lock.withLock { self.processes[index].map { !$0.exit.exited } ?? false }
+        self.lock.withLock { self.processes[index]?.isRunning ?? false }
     }
 
     /// Index of the member with this client URL.
@@ -215,18 +228,16 @@ public final class EtcdCluster: @unchecked Sendable {
         self.members.firstIndex { $0.clientURL == clientURL }
     }
 
-    /// Kills every member and deletes the data directory. Safe to call twice.
-    public func stop() {
+    /// Kills every member, waits until they are gone, and deletes the data directory. Safe to
+    /// call twice.
+    public func stop() async {
         let alreadyStopped = self.lock.withLock { () -> Bool in
             defer { self.stopped = true }
             return self.stopped
         }
         guard !alreadyStopped else { return }
         for index in self.members.indices {
-            // Synchronous on purpose (also runs from deinit); SIGKILL makes the wait short.
-            guard let launched = self.takeProcess(member: index) else { continue }
-            _ = Glibc.kill(launched.process.processIdentifier, SIGKILL)
-            launched.process.waitUntilExit()
+            await self.takeProcess(member: index)?.kill()
         }
         try? FileManager.default.removeItem(atPath: self.directory)
     }
@@ -247,7 +258,7 @@ public final class EtcdCluster: @unchecked Sendable {
             ]
         }
         if let user = user ?? self.etcdctlUser { fullArguments.append("--user=\(user)") }
-        return try await EtcdTestProcess.run("/usr/bin/etcdctl", fullArguments + arguments, environment: ["ETCDCTL_API": "3"])
+        return try await Command.output("/usr/bin/etcdctl", fullArguments + arguments, environment: ["ETCDCTL_API": "3"])
     }
 
     // MARK: - Internals
@@ -279,25 +290,19 @@ public final class EtcdCluster: @unchecked Sendable {
             ]
             if tls.requireClientCertificates { arguments.append("--client-cert-auth") }
         }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/etcd")
-        process.arguments = arguments
         if !FileManager.default.fileExists(atPath: member.logFile) {
             _ = FileManager.default.createFile(atPath: member.logFile, contents: nil)
         }
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: member.logFile))
         log.seekToEndOfFile()
-        process.standardOutput = log
-        process.standardError = log
-        process.standardInput = FileHandle.nullDevice
-        let exit = EtcdProcessExit(observing: process)
+        defer { try? log.close() }
+        let process: ChildProcess
         do {
-            try process.run()
+            process = try Command.start("/usr/bin/etcd", arguments, standardOutput: log, standardError: log)
         } catch {
             throw EtcdTestError("cannot start /usr/bin/etcd (is etcd-server installed?): \(error)")
         }
-        try? log.close()
-        self.lock.withLock { self.processes[index] = (process, exit) }
+        self.lock.withLock { self.processes[index] = process }
     }
 
     /// Polls `etcdctl endpoint health` (a real read through raft) until every given member
@@ -308,7 +313,7 @@ public final class EtcdCluster: @unchecked Sendable {
         var lastError = ""
         while ContinuousClock.now < deadline {
             for index in indices where !self.isRunning(member: index) {
-                throw EtcdTestError("etcd member \(self.members[index].name) exited during start-up:\n\(self.logTail(member: index))")
+                throw MemberExitedDuringStartUp(description: "etcd member \(self.members[index].name) exited during start-up:\n\(self.logTail(member: index))")
             }
             do {
                 // Health needs no auth and works before auth is enabled; --user is irrelevant.
@@ -326,4 +331,8 @@ public final class EtcdCluster: @unchecked Sendable {
         let text = (try? String(contentsOfFile: self.members[index].logFile, encoding: .utf8)) ?? ""
         return text.split(separator: "\n").suffix(20).joined(separator: "\n")
     }
+}
+
+private struct MemberExitedDuringStartUp: Error, CustomStringConvertible {
+    var description: String
 }

@@ -69,6 +69,6 @@ public struct EtcdTestCertificates: Sendable {
     }
 
     private static func openssl(_ arguments: [String]) async throws {
-        try await EtcdTestProcess.run("/usr/bin/openssl", arguments)
+        try await Command.output("/usr/bin/openssl", arguments)
     }
 }

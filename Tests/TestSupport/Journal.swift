@@ -7,8 +7,8 @@ public enum Journal {
     public typealias Entry = [String: String]
 
     /// Entries matching every `FIELD=value` match, oldest first.
-    public static func entries(matching matches: [String], extraArguments: [String] = []) throws -> [Entry] {
-        let result = try Command.run("journalctl", ["--no-pager", "-o", "json", "--all"] + extraArguments + matches)
+    public static func entries(matching matches: [String], extraArguments: [String] = []) async throws -> [Entry] {
+        let result = try await Command.run("journalctl", ["--no-pager", "-o", "json", "--all"] + extraArguments + matches)
         // journalctl exits 1 with "-- No entries --" on some versions when nothing matches.
         guard result.status == 0 || result.standardOutput.isEmpty else {
             throw CommandError(description: "journalctl failed: \(result)")
@@ -26,9 +26,9 @@ public enum Journal {
         matching matches: [String],
         count: Int = 1,
         timeout: Duration = .seconds(20)
-    ) throws -> [Entry] {
-        try eventually(timeout: timeout, "\(count) journal entries matching \(matches)") {
-            let found = try entries(matching: matches)
+    ) async throws -> [Entry] {
+        try await eventually("\(count) journal entries matching \(matches)", timeout: timeout) {
+            let found = try await entries(matching: matches)
             return found.count >= count ? found : nil
         }
     }

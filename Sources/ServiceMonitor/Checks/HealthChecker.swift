@@ -1,3 +1,5 @@
+import Racing
+
 /// Performs health checks of one target, repeatedly, with resources created once.
 ///
 /// ```swift
@@ -44,12 +46,21 @@ public final class HealthChecker: Sendable {
     public func check() async -> CheckResult {
         let clock = ContinuousClock()
         let start = clock.now
-        let outcome = await race({ [probe, timeout = self.configuration.timeout] in
-            switch probe {
-            case .http(let http): return ProbeOutcome(await http.run(timeout: timeout))
-            case .tcp(let tcp): return ProbeOutcome(await tcp.run(timeout: timeout))
+        // The probes' own timeouts are not enough: AsyncHTTPClient's deadline stops at the
+        // response head, and a check must also bound reading the body and any DNS stall, because
+        // a hung check would freeze the watch loop (and with it the systemd watchdog).
+        let outcome: TimeLimitOutcome<ProbeOutcome>?
+        do {
+            outcome = try await withTimeLimit(self.configuration.timeout) { [probe, timeout = self.configuration.timeout] in
+                switch probe {
+                case .http(let http): return ProbeOutcome(await http.run(timeout: timeout))
+                case .tcp(let tcp): return ProbeOutcome(await tcp.run(timeout: timeout))
+                }
             }
-        }, against: self.configuration.timeout)
+        } catch {
+            // The probes never throw: only the calling task's cancellation (shutdown) ends up here.
+            outcome = nil
+        }
         let latency = clock.now - start
         return self.result(of: outcome, latency: latency)
     }
@@ -61,12 +72,13 @@ public final class HealthChecker: Sendable {
         }
     }
 
-    private func result(of outcome: RaceOutcome<ProbeOutcome>, latency: Duration) -> CheckResult {
+    /// `outcome` is `nil` when the check was cancelled.
+    private func result(of outcome: TimeLimitOutcome<ProbeOutcome>?, latency: Duration) -> CheckResult {
         switch outcome {
         case .timedOut:
             let failure = self.classifier.timedOut()
             return CheckResult(latency: latency, failure: failure, detail: failure.detail)
-        case .cancelled:
+        case nil:
             let failure = CheckFailure(kind: .other, detail: "cancelled")
             return CheckResult(latency: latency, failure: failure, detail: failure.detail)
         case .finished(.failed(let error)):
@@ -104,7 +116,7 @@ public func withHealthChecker<Result>(
     }
 }
 
-/// What either probe reported, in one type the race can carry.
+/// What either probe reported, in one type the time limit can carry.
 private enum ProbeOutcome: Sendable {
     case responded(status: Int)
     case connected

@@ -1,3 +1,5 @@
+import Posix
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -42,7 +44,7 @@ public enum HostAddress {
 
     /// The interface of the first default route in `/proc/net/route`, and its IPv4 address.
     static func defaultRouteAddress() -> String? {
-        guard let routes = readFile("/proc/net/route") else { return nil }
+        guard let routes = try? File.text(atPath: "/proc/net/route") else { return nil }
         // Iface  Destination  Gateway  Flags …; the default route has destination 00000000.
         for line in routes.split(separator: "\n").dropFirst() {
             let columns = line.split(whereSeparator: { $0 == "\t" || $0 == " " })
@@ -69,18 +71,5 @@ public enum HostAddress {
             if converted { return String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) }
         }
         return nil
-    }
-
-    private static func readFile(_ path: String) -> String? {
-        guard let file = fopen(path, "r") else { return nil }
-        defer { fclose(file) }
-        var contents = [UInt8]()
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let count = fread(&buffer, 1, buffer.count, file)
-            if count <= 0 { break }
-            contents.append(contentsOf: buffer[..<count])
-        }
-        return String(decoding: contents, as: UTF8.self)
     }
 }

@@ -1,3 +1,4 @@
+import Racing
 import Synchronization
 
 /// The state of an ``InMemoryBackend`` behind one lock, with expiry on its clock and a wake-up
@@ -141,14 +142,14 @@ final class InMemoryTables<C: Clock>: Sendable where C.Duration == Duration {
     /// Returns after the tables move past `version`: a change, or the next expiry coming due.
     func change(after version: UInt64) async throws {
         let nextExpiry = read { tables, _ in tables.version == version ? tables.nextExpiry : nil }
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { await self.woken(after: version) }
-            if let nextExpiry {
-                group.addTask { try await self.clock.sleep(until: nextExpiry, tolerance: nil) }
+        _ = try await race(
+            { () async throws -> Void? in await self.woken(after: version) },
+            {
+                guard let nextExpiry else { return nil }
+                try await self.clock.sleep(until: nextExpiry, tolerance: nil)
+                return ()
             }
-            defer { group.cancelAll() }
-            try await group.next()
-        }
+        )
         try Task.checkCancellation()
     }
 

@@ -1,4 +1,5 @@
 import FoundationEssentials
+import Posix
 
 /// What `watch` stores at `<prefix>/<label>/instances/<service-id>` (docs/store-layout.md).
 public struct InstanceRecord: Sendable, Hashable, Encodable {
@@ -68,10 +69,6 @@ public struct InstanceRecord: Sendable, Hashable, Encodable {
 
     /// RFC 3339 UTC with milliseconds, for `since`.
     public static func timestamp() -> String {
-        timestamp(Date())
-    }
-
-    static func timestamp(_ date: Date) -> String {
-        date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
+        WallClockTime.now.rfc3339
     }
 }

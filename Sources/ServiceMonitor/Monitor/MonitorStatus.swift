@@ -1,8 +1,5 @@
+import Posix
 import Synchronization
-
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// What the check loop and the registrar share: the current health, the last result, and how
 /// the registration stands. Also renders the one-line `STATUS=`.
@@ -82,13 +79,8 @@ struct TimeOfDay: Sendable, Equatable, CustomStringConvertible {
     let timestamp: String
 
     static var now: TimeOfDay {
-        var seconds = time(nil)
-        var parts = tm()
-        localtime_r(&seconds, &parts)
-        func pad(_ value: Int32) -> String { value < 10 ? "0\(value)" : "\(value)" }
-        return TimeOfDay(
-            description: "\(pad(parts.tm_hour)):\(pad(parts.tm_min)):\(pad(parts.tm_sec))",
-            timestamp: InstanceRecord.timestamp()
-        )
+        // One clock reading for both, so the status line and the record agree.
+        let now = WallClockTime.now
+        return TimeOfDay(description: now.localTimeOfDay, timestamp: now.rfc3339)
     }
 }

@@ -1,4 +1,5 @@
 public import Logging
+import Racing
 public import Systemd
 
 /// The startup lease of one label, as one service id sees it: acquiring (FIFO, with progress
@@ -65,32 +66,29 @@ public struct StartupLease<Semaphore: StartupSemaphore>: Sendable {
         let ticket = try await semaphore.enqueue(serviceID, of: label, entry: entry, logger: logger)
         let outcome: AcquireOutcome
         do {
-            outcome = try await withThrowingTaskGroup(of: AcquireOutcome?.self) { group in
-                group.addTask { try await ticket.keepAlive() }
-                group.addTask {
+            let decided = try await race(
+                { () async throws -> AcquireOutcome? in try await ticket.keepAlive() },
+                {
                     try await ticket.waitForSlot(slots: request.slots, leaseTimeout: request.leaseTimeout) { report in
                         self.report(report, request)
                     }
                     return .acquired(waited: clock.now - started)
-                }
-                group.addTask {
+                },
+                {
                     try await clock.sleep(until: deadline)
                     return .timedOut
-                }
-                group.addTask {
+                },
+                {
                     await interrupted()
                     return Task.isCancelled ? nil : .interrupted
-                }
-                group.addTask {
+                },
+                {
                     await extendStartTimeout()
                     return nil
                 }
-                defer { group.cancelAll() }
-                while let next = try await group.next() {
-                    if let next { return next }
-                }
-                throw CancellationError()
-            }
+            )
+            guard let decided else { throw CancellationError() }
+            outcome = decided
         } catch {
             try? await ticket.leave()
             throw error

@@ -9,6 +9,7 @@
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import Posix
 
 #if canImport(Glibc)
 import Glibc
@@ -48,8 +49,7 @@ struct Options {
     }
 
     static func usage(_ message: String) -> Never {
-        let line = "stand-in-service: \(message)\n"
-        _ = line.withCString { write(2, $0, strlen($0)) }
+        try? FileDescriptor.standardError.write("stand-in-service: \(message)\n")
         exit(64)
     }
 }
@@ -67,20 +67,15 @@ final class Responder: ChannelInboundHandler, Sendable {
 
     func currentStatus() -> Int {
         if ContinuousClock.now - started < options.unhealthyFor { return 503 }
-        guard let path = options.statusFile, let file = fopen(path, "r") else { return 200 }
-        defer { fclose(file) }
-        var buffer = [CChar](repeating: 0, count: 32)
-        guard fgets(&buffer, Int32(buffer.count), file) != nil else { return 200 }
-        let text = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        guard let path = options.statusFile, let text = try? File.text(atPath: path) else { return 200 }
         return Int(text.split(separator: "\n").first ?? "") ?? 200
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard case .end = unwrapInboundIn(data) else { return }
         let status = currentStatus()
-        if let path = options.requestLog, let log = fopen(path, "a") {
-            fputs("\(status)\n", log)
-            fclose(log)
+        if let path = options.requestLog {
+            try? File.append("\(status)\n", toPath: path)
         }
         let body = "stand-in-service: \(status)\n"
         var headers = HTTPHeaders()
@@ -108,6 +103,5 @@ let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singl
     .bind(host: options.host, port: options.port)
     .get()
 // One write(2), unbuffered: the reader waits for this line.
-let ready = "listening on \(channel.localAddress?.port ?? 0)\n"
-_ = ready.withCString { write(1, $0, strlen($0)) }
+try FileDescriptor.standardOutput.write("listening on \(channel.localAddress?.port ?? 0)\n")
 try await channel.closeFuture.get()

@@ -5,6 +5,7 @@
 //   systemd-probe serve STATUS STALL_MS   READY=1 + STATUS, pings the watchdog while a work loop
 //                                         beats; the loop stops beating after STALL_MS (0: never)
 import Logging
+import Posix
 import ServiceLifecycle
 import UnixSignals
 import Systemd
@@ -34,8 +35,7 @@ struct WorkLoop: Service {
 }
 
 func fail(_ message: String) -> Never {
-    let line = "systemd-probe: \(message)\n"
-    _ = line.withCString { write(2, $0, strlen($0)) }
+    try? FileDescriptor.standardError.write("systemd-probe: \(message)\n")
     exit(64)
 }
 

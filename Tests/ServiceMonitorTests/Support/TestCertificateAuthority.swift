@@ -1,6 +1,5 @@
 import Foundation
 import NIOSSL
-import Synchronization
 import TestSupport
 
 /// A throwaway PKI made with the `openssl` CLI in a temporary directory: a CA and a server
@@ -12,59 +11,42 @@ struct TestCertificateAuthority: Sendable {
     var serverKeyFile: String { "\(self.directory)/server-key.pem" }
 
     /// Generated on first use and shared by every TLS test in the process.
-    ///
-    /// `openssl` runs on a thread of its own: blocking a cooperative-pool thread for the second
-    /// it takes would stall every concurrently running test on a 2-core machine (the pool has
-    /// one thread per core), skewing their latency and timeout measurements.
     static func shared() async throws -> TestCertificateAuthority {
-        enum Action { case generate, wait, done(Result<TestCertificateAuthority, any Error>) }
-        return try await withCheckedThrowingContinuation { continuation in
-            let action: Action = self.cache.withLock { state in
-                switch state {
-                case .idle:
-                    state = .generating(waiters: [continuation])
-                    return .generate
-                case .generating(var waiters):
-                    waiters.append(continuation)
-                    state = .generating(waiters: waiters)
-                    return .wait
-                case .done(let result):
-                    return .done(result)
-                }
+        try await cache.get()
+    }
+
+    private static let cache = Cache()
+
+    /// The one generation, awaited by every caller (the first starts it).
+    private actor Cache {
+        private var result: Result<TestCertificateAuthority, any Error>?
+        private var waiters: [CheckedContinuation<TestCertificateAuthority, any Error>]?
+
+        func get() async throws -> TestCertificateAuthority {
+            if let result { return try result.get() }
+            if waiters != nil {
+                return try await withCheckedThrowingContinuation { waiters?.append($0) }
             }
-            switch action {
-            case .wait:
-                break
-            case .done(let result):
-                continuation.resume(with: result)
-            case .generate:
-                Thread.detachNewThread {
-                    let result = Result { try TestCertificateAuthority.make() }
-                    let waiters: [CheckedContinuation<TestCertificateAuthority, any Error>] = self.cache.withLock { state in
-                        guard case .generating(let waiters) = state else { return [] }
-                        state = .done(result)
-                        return waiters
-                    }
-                    for waiter in waiters { waiter.resume(with: result) }
-                }
+            waiters = []
+            let generated: Result<TestCertificateAuthority, any Error>
+            do {
+                generated = .success(try await TestCertificateAuthority.make())
+            } catch {
+                generated = .failure(error)
             }
+            result = generated
+            for waiter in waiters ?? [] { waiter.resume(with: generated) }
+            waiters = nil
+            return try generated.get()
         }
     }
 
-    private enum CacheState {
-        case idle
-        case generating(waiters: [CheckedContinuation<TestCertificateAuthority, any Error>])
-        case done(Result<TestCertificateAuthority, any Error>)
-    }
-
-    private static let cache = Mutex<CacheState>(.idle)
-
-    static func make() throws -> TestCertificateAuthority {
+    static func make() async throws -> TestCertificateAuthority {
         let directory = FileManager.default.temporaryDirectory
             .appendingPathComponent("service-monitor-checks-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let authority = TestCertificateAuthority(directory: directory)
-        try authority.generate()
+        try await authority.generate()
         return authority
     }
 
@@ -77,16 +59,16 @@ struct TestCertificateAuthority: Sendable {
         return try NIOSSLContext(configuration: configuration)
     }
 
-    private func generate() throws {
+    private func generate() async throws {
         // EC P-256 keys: generated in milliseconds, unlike RSA.
-        try self.openssl(["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", "ca-key.pem"])
-        try self.openssl([
+        try await self.openssl(["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", "ca-key.pem"])
+        try await self.openssl([
             "req", "-x509", "-new", "-key", "ca-key.pem", "-subj", "/CN=service-monitor checks test CA", "-days", "2",
             "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign",
             "-out", "ca.pem",
         ])
-        try self.openssl(["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", "server-key.pem"])
-        try self.openssl(["req", "-new", "-key", "server-key.pem", "-subj", "/CN=127.0.0.1", "-out", "server.csr"])
+        try await self.openssl(["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", "server-key.pem"])
+        try await self.openssl(["req", "-new", "-key", "server-key.pem", "-subj", "/CN=127.0.0.1", "-out", "server.csr"])
         try """
             basicConstraints=CA:FALSE
             keyUsage=digitalSignature,keyEncipherment
@@ -94,16 +76,16 @@ struct TestCertificateAuthority: Sendable {
             subjectAltName=IP:127.0.0.1,DNS:localhost
 
             """.write(toFile: "\(self.directory)/server.ext", atomically: true, encoding: .utf8)
-        try self.openssl([
+        try await self.openssl([
             "x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca-key.pem", "-CAcreateserial",
             "-days", "2", "-extfile", "server.ext", "-out", "server.pem",
         ])
     }
 
     /// Runs openssl with file names relative to the directory, failing loudly on a non-zero exit.
-    private func openssl(_ arguments: [String]) throws {
+    private func openssl(_ arguments: [String]) async throws {
         let absolute = arguments.map { $0.hasSuffix(".pem") || $0.hasSuffix(".csr") || $0.hasSuffix(".ext") ? "\(self.directory)/\($0)" : $0 }
-        let result = try Command.run("openssl", absolute, timeout: .seconds(30))
+        let result = try await Command.run("openssl", absolute, timeout: .seconds(30))
         guard result.status == 0 else {
             throw CommandError(description: "openssl \(arguments.joined(separator: " ")) failed: \(result)")
         }

@@ -1,25 +1,36 @@
 public import Logging
+import Posix
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
-
-/// A swift-log handler that writes one line per event to standard error, carrying the same
-/// fields as ``JournalLogHandler`` — for terminals, pipes and tests.
+/// The swift-log handler: turns each event into ``LogFields`` and hands them to its ``Sink``,
+/// so the journal and the console carry the same fields.
 ///
-///     2026-11-28T12:00:01.042Z NOTICE service-monitor: up · SERVICE_MONITOR_LABEL=web …
-public struct ConsoleLogHandler: LogHandler {
+/// Every metadata key becomes its own field (see ``JournalFieldName``), so
+/// `journalctl SERVICE_MONITOR_LABEL=web` finds an entry logged with
+/// `metadata: ["service_monitor.label": "web"]`.
+public struct StructuredLogHandler: LogHandler {
+    /// Where the fields of an event go.
+    public enum Sink: Sendable, Hashable {
+        /// journald, through `sd_journal_sendv`. Values travel binary-safe: multi-line text and
+        /// `=` arrive intact. When journald cannot be reached the entry goes to standard error as
+        /// a console line ending in `JOURNAL_ERROR=…`, so nothing is lost silently.
+        case journal
+        /// One line per event on standard error, for terminals, pipes and tests:
+        ///
+        ///     2026-11-28T12:00:01.042Z NOTICE service-monitor: up · SERVICE_MONITOR_LABEL=web …
+        case console
+    }
+
     public var logLevel: Logger.Level = .info
     public var metadata: Logger.Metadata = [:]
     public var metadataProvider: Logger.MetadataProvider?
     public let label: String
     public let identifier: String
+    public let sink: Sink
 
-    public init(label: String, identifier: String, metadataProvider: Logger.MetadataProvider? = nil) {
+    public init(label: String, identifier: String, sink: Sink, metadataProvider: Logger.MetadataProvider? = nil) {
         self.label = label
         self.identifier = identifier
+        self.sink = sink
         self.metadataProvider = metadataProvider
     }
 
@@ -36,7 +47,22 @@ public struct ConsoleLogHandler: LogHandler {
             handlerMetadata: metadata,
             metadataProvider: metadataProvider
         )
-        StandardError.write(ConsoleLine(fields: fields, level: event.level).text + "\n")
+        switch sink {
+        case .journal:
+            do {
+                try LibSystemd.journalSend(fields.fields.map { Array("\($0.name)=\($0.value)".utf8) })
+            } catch {
+                writeToStandardError(ConsoleLine(fields: fields, level: event.level).text + " JOURNAL_ERROR=\(ConsoleLine.escaped("\(error)"))\n")
+            }
+        case .console:
+            writeToStandardError(ConsoleLine(fields: fields, level: event.level).text + "\n")
+        }
+    }
+
+    /// One `write(2)` per line keeps lines from interleaving when several threads log at once.
+    /// A standard error that cannot be written leaves nowhere to report that.
+    private func writeToStandardError(_ line: String) {
+        try? FileDescriptor.standardError.write(line)
     }
 }
 
@@ -48,8 +74,8 @@ struct ConsoleLine {
     /// Fields already shown in the line's head.
     private static let headFields: Set<String> = ["MESSAGE", "PRIORITY", "SYSLOG_IDENTIFIER"]
 
-    init(fields: LogFields, level: Logger.Level, time: timespec = .realtimeNow) {
-        var text = Self.timestamp(time) + " " + level.rawValue.uppercased()
+    init(fields: LogFields, level: Logger.Level, time: WallClockTime = .now) {
+        var text = time.rfc3339 + " " + level.rawValue.uppercased()
         text += " " + (fields["SYSLOG_IDENTIFIER"] ?? "") + ": " + (fields["MESSAGE"] ?? "").replacingNewlines(with: "\\n")
         for field in fields.fields where !Self.headFields.contains(field.name) {
             text += " " + field.name + "=" + Self.escaped(field.value)
@@ -79,46 +105,5 @@ struct ConsoleLine {
             }
         }
         return quoted + "\""
-    }
-
-    /// ISO 8601 UTC with milliseconds, without Foundation (start-up time matters to the CLI).
-    static func timestamp(_ time: timespec) -> String {
-        var seconds = time.tv_sec
-        var parts = tm()
-        gmtime_r(&seconds, &parts)
-        func pad(_ value: Int32, _ width: Int) -> String {
-            let digits = String(value)
-            return String(repeating: "0", count: max(0, width - digits.count)) + digits
-        }
-        return pad(parts.tm_year + 1900, 4) + "-" + pad(parts.tm_mon + 1, 2) + "-" + pad(parts.tm_mday, 2)
-            + "T" + pad(parts.tm_hour, 2) + ":" + pad(parts.tm_min, 2) + ":" + pad(parts.tm_sec, 2)
-            + "." + pad(Int32(time.tv_nsec / 1_000_000), 3) + "Z"
-    }
-}
-
-extension timespec {
-    static var realtimeNow: timespec {
-        var now = timespec()
-        clock_gettime(CLOCK_REALTIME, &now)
-        return now
-    }
-}
-
-/// Whole-line writes to file descriptor 2: one `write(2)` per line keeps lines from
-/// interleaving when several threads log at once.
-enum StandardError {
-    static func write(_ line: String) {
-        var line = line
-        line.withUTF8 { bytes in
-            var offset = 0
-            while offset < bytes.count {
-                let written = Glibc.write(2, bytes.baseAddress! + offset, bytes.count - offset)
-                if written < 0 {
-                    if errno == EINTR { continue }
-                    return
-                }
-                offset += written
-            }
-        }
     }
 }

@@ -1,0 +1,55 @@
+// Prefixed forwards to the POSIX calls service-monitor makes itself. A failing call returns
+// -errno, as libsystemd's do: errno is read here, right after the call, before Swift code runs.
+#ifndef C_POSIX_H
+#define C_POSIX_H
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/types.h>
+#include <time.h>
+#include <unistd.h>
+
+static inline ssize_t CPosix_write(int fd, const void *bytes, size_t count) {
+    ssize_t result = write(fd, bytes, count);
+    return result < 0 ? -errno : result;
+}
+
+static inline ssize_t CPosix_read(int fd, void *bytes, size_t count) {
+    ssize_t result = read(fd, bytes, count);
+    return result < 0 ? -errno : result;
+}
+
+static inline int CPosix_open_reading(const char *path) {
+    int result = open(path, O_RDONLY | O_CLOEXEC);
+    return result < 0 ? -errno : result;
+}
+
+static inline int CPosix_open_appending(const char *path) {
+    int result = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    return result < 0 ? -errno : result;
+}
+
+static inline int CPosix_close(int fd) {
+    int result = close(fd);
+    return result < 0 ? -errno : result;
+}
+
+static inline const char *CPosix_strerror(int code) {
+    return strerror(code);
+}
+
+static inline int CPosix_clock_gettime_realtime(struct timespec *now) {
+    int result = clock_gettime(CLOCK_REALTIME, now);
+    return result < 0 ? -errno : result;
+}
+
+static inline struct tm *CPosix_gmtime_r(const time_t *seconds, struct tm *parts) {
+    return gmtime_r(seconds, parts);
+}
+
+static inline struct tm *CPosix_localtime_r(const time_t *seconds, struct tm *parts) {
+    return localtime_r(seconds, parts);
+}
+
+#endif

@@ -1,0 +1,61 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// Foundation's locale-aware API, and with it ICU and its data, stays out of the product.
+///
+/// A stray `import Foundation` once made a `String.contains` resolve to Foundation's overload: the
+/// static release binary grew from 130 to 177 MiB, and only the 10-minute benchmark noticed. The
+/// debug build the tests run links the toolchain's libraries dynamically, so such a use shows up
+/// here as an undefined symbol of the binary that one of those libraries defines — whatever the
+/// binary's DT_NEEDED entries say (dependencies' autolinking lists libFoundation.so regardless).
+@Suite("Binary footprint")
+struct BinaryFootprintTests {
+    static let forbiddenLibraries = ["libFoundation.so", "libFoundationInternationalization.so", "lib_FoundationICU.so"]
+
+    @Test func usesNothingFromFoundationInternationalizationOrICU() async throws {
+        let binary = try BuildProducts.executable(named: "service-monitor")
+        let undefined = try await Self.dynamicSymbols(of: binary, "--undefined-only")
+        let libraries = try await Self.runtimeLibraryDirectory(of: binary)
+
+        // The method works: the binary does resolve symbols from the Swift runtime this way.
+        let runtime = try await Self.dynamicSymbols(of: libraries + "/libswiftCore.so", "--defined-only")
+        #expect(!undefined.isDisjoint(with: runtime), "no symbol of libswiftCore.so among the undefined ones of \(binary)")
+
+        for library in Self.forbiddenLibraries {
+            let used = undefined.intersection(try await Self.dynamicSymbols(of: libraries + "/" + library, "--defined-only")).sorted()
+            #expect(
+                used.isEmpty,
+                """
+                service-monitor uses \(used.count) symbols of \(library) (an `import Foundation` where \
+                FoundationEssentials would do?); `swift demangle` names them: \(used.prefix(8).joined(separator: " "))
+                """
+            )
+        }
+    }
+
+    /// The names in the dynamic symbol table of `file`, filtered by `nm` (`--undefined-only`, …).
+    static func dynamicSymbols(of file: String, _ filter: String) async throws -> Set<String> {
+        let result = try await Command.run("nm", ["--dynamic", filter, file])
+        guard result.status == 0 else { throw CommandError(description: "nm \(file): \(result)") }
+        return Set(result.standardOutput.split(separator: "\n").compactMap { $0.split(separator: " ").last.map(String.init) })
+    }
+
+    /// The toolchain directory the binary loads its Swift libraries from: the entry of its
+    /// RUNPATH that holds them.
+    static func runtimeLibraryDirectory(of binary: String) async throws -> String {
+        let dynamicSection = try await Command.run("readelf", ["--dynamic", binary])
+        guard dynamicSection.status == 0 else { throw CommandError(description: "readelf \(binary): \(dynamicSection)") }
+        let runpath = dynamicSection.standardOutput.split(separator: "\n")
+            .first { $0.contains("(RUNPATH)") || $0.contains("(RPATH)") }
+            .flatMap { line in line.split(separator: "[").last?.split(separator: "]").first }
+            .map { $0.split(separator: ":").map(String.init) } ?? []
+        let libraries = runpath.first { directory in
+            (forbiddenLibraries + ["libswiftCore.so"]).allSatisfy { FileManager.default.fileExists(atPath: directory + "/" + $0) }
+        }
+        guard let libraries else {
+            throw CommandError(description: "none of the RUNPATH entries \(runpath) of \(binary) holds the Swift runtime and Foundation")
+        }
+        return libraries
+    }
+}
