@@ -205,7 +205,7 @@ struct HostsTests {
             #expect(cluster.clientURLs[0].hasPrefix("http://[::1]:"))
             try await withEtcdClient(.init(endpoints: cluster.clientURLs)) { client in
                 let label = uniqueLabel("six")
-                let service = try StandIn(host: "::1")
+                let service = try await StandIn(host: "::1")
                 #expect(service.url == "http://[::1]:\(service.port)/")
                 let watcher = try await startWatcher(
                     cluster, client, label: label, id: "six-1", host: "::1", service: service, info: #"{"transport_port": 9301}"#

@@ -51,7 +51,7 @@ struct WatchTests {
     @Test func sighupDeregistersAtOnceLikeSIGTERM() async throws {
         try await EtcdCluster.with(members: 1) { cluster in
             try await withEtcdClient(.init(endpoints: cluster.clientURLs)) { client in
-                let service = try StandIn()
+                let service = try await StandIn()
                 let label = uniqueLabel("hup")
                 let key = "/service-monitor/\(label)/instances/hup-1"
                 let monitor = try MonitorProcess([

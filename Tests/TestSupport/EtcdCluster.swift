@@ -90,15 +90,15 @@ public final class EtcdCluster: @unchecked Sendable {
         // ports then (a member that exits for another reason fails the same way three times).
         for _ in 1..<3 {
             do {
-                return try await self.startOnce(members: count, tls: tls, startTimeout: startTimeout)
+                return try await self.startOnce(members: count, tls: tls, loopback: loopback, startTimeout: startTimeout)
             } catch is MemberExitedDuringStartUp {
                 continue
             }
         }
-        return try await self.startOnce(members: count, tls: tls, startTimeout: startTimeout)
+        return try await self.startOnce(members: count, tls: tls, loopback: loopback, startTimeout: startTimeout)
     }
 
-    private static func startOnce(members count: Int, tls: TLS?, startTimeout: Duration) async throws -> EtcdCluster {
+    private static func startOnce(members count: Int, tls: TLS?, loopback: String, startTimeout: Duration) async throws -> EtcdCluster {
         let directory = try EtcdTestPaths.makeTemporaryDirectory(prefix: "etcd-cluster")
         let ports = try EtcdFreePorts.take(2 * count)
         let clientScheme = tls == nil ? "http" : "https"
