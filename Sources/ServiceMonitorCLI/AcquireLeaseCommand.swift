@@ -40,7 +40,7 @@ struct AcquireLeaseCommand: AsyncParsableCommand {
             acquireTimeout: try Duration(parsingPositive: acquireTimeout, option: "--acquire-timeout"),
             slots: slots,
             // Only informative in the entries; an explicit bad --host-ip was refused by Settings.
-            host: try? HostAddress.resolve(flag: global.hostIP, environment: environment)
+            host: try? settings.hostAddress(environment: environment)
         )
 
         settings.logTarget.bootstrap(identifier: "service-monitor", level: .info)

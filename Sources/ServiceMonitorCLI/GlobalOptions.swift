@@ -48,6 +48,8 @@ struct GlobalOptions: ParsableArguments {
 /// The global options resolved against the environment and validated, before any etcd call.
 struct Settings: Sendable {
     var backend: BackendKind
+    /// `--host-ip`, validated; `nil` when not given.
+    var hostIP: String?
     var etcd: EtcdClient.Configuration
     var layout: KeyLayout
     var logTarget: LogTarget
@@ -92,7 +94,7 @@ struct Settings: Sendable {
             : EtcdClient.TLS(caFile: caFile, certificateFile: certificateFile, keyFile: keyFile)
 
         // Validated even where the command publishes no address: an explicit bad value is a typo.
-        if let hostIP = options.hostIP { _ = try HostAddress.resolve(flag: hostIP, environment: [:]) }
+        hostIP = try options.hostIP.map { try HostAddress.resolve(flag: $0, environment: [:]) }
 
         let credentials = try value(options.user, "ETCDCTL_USER").map {
             try Self.credentials($0, passwordFile: environment["SERVICE_MONITOR_PASSWORD_FILE"])
@@ -104,6 +106,13 @@ struct Settings: Sendable {
             tls: tls,
             credentials: credentials
         )
+    }
+
+    /// The address this host publishes: `--host-ip` as validated above, else found from the
+    /// environment (`COREOS_PRIVATE_IPV4`) or the default route.
+    func hostAddress(environment: [String: String]) throws(BadInput) -> String {
+        if let hostIP { return hostIP }
+        return try HostAddress.resolve(flag: nil, environment: environment)
     }
 
     /// `http://host:port` or `https://host:port`, comma separated; anything else is bad input.

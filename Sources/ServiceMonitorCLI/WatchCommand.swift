@@ -107,7 +107,7 @@ struct WatchCommand: AsyncParsableCommand {
         guard let readyWhen = ReadyWhen(rawValue: readyWhen) else {
             throw BadInput(option: "--ready-when", message: "\(readyWhen.debugDescription): use started or healthy")
         }
-        let host = try HostAddress.resolve(flag: global.hostIP, environment: environment)
+        let host = try settings.hostAddress(environment: environment)
         return try MonitorConfiguration(
             label: label, serviceID: serviceID, host: host, info: info, target: target,
             checks: HealthChecker.Configuration(timeout: timeout, expectedStatus: expectedStatus),
