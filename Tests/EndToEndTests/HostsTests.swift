@@ -189,7 +189,7 @@ struct HostsTests {
             )
             defer { if follower.isRunning { follower.terminate() } }
             // Nobody is up: its first output is one empty line.
-            try await eventuallyAsync("hosts --watch to print its first line") {
+            try await eventually("hosts --watch to print its first line") {
                 (try? String(contentsOfFile: output, encoding: .utf8)) == "\n"
             }
             follower.send(SIGHUP)
