@@ -12,7 +12,7 @@ struct AcquireLeaseCommand: AsyncParsableCommand {
         discussion: """
         Exits 0 once held; the slot outlives this process and ends on release-lease, on the first \
         healthy check of this id's watch, or after --lease-timeout. Asking again while holding renews \
-        the slot and exits 0 at once. Exits 1 when --acquire-timeout runs out or on SIGTERM/SIGINT, \
+        the slot and exits 0 at once. Exits 1 when --acquire-timeout runs out or on SIGTERM/SIGINT/SIGHUP, \
         having left the queue. While waiting it logs its queue position and the holders, and under a \
         notify socket extends the unit's start timeout (EXTEND_TIMEOUT_USEC).
         """
@@ -44,8 +44,8 @@ struct AcquireLeaseCommand: AsyncParsableCommand {
         )
 
         settings.logTarget.bootstrap(identifier: "service-monitor", level: .info)
-        // Trapped before the first etcd call, so a SIGTERM at any point still leaves the queue.
-        let signals = await UnixSignalsSequence(trapping: .sigterm, .sigint)
+        // Trapped before the first etcd call, so a SIGTERM or SIGHUP at any point still leaves the queue.
+        let signals = await UnixSignalsSequence(trapping: UnixSignal.gracefulStop)
         let outcome = try await settings.withBackend { backend in
             try await acquire(request, label: label, serviceID: serviceID, with: backend.semaphore) {
                 for await _ in signals { return }

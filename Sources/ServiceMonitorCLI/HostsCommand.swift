@@ -24,10 +24,10 @@ struct HostsCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("csv (a,b,c), lines, or json (the whole records).", valueName: "format"))
     var format: String = "csv"
 
-    @Option(help: "Append :PORT to every host.")
+    @Option(help: "Append :PORT to every host ([addr]:PORT for IPv6).")
     var port: Int?
 
-    @Option(help: ArgumentHelp("Render each instance, e.g. '{host}:{transport_port}': {host}, {service_id} and top-level service-info keys.", valueName: "template"))
+    @Option(help: ArgumentHelp("Render each instance, e.g. '{host_port}:{transport_port}': {host}, {host_port} ([addr] for IPv6), {service_id} and top-level service-info keys.", valueName: "template"))
     var template: String?
 
     @Option(help: "Exit 1 unless at least this many instances are up.")
@@ -98,8 +98,10 @@ struct HostsCommand: AsyncParsableCommand {
         return .ok
     }
 
-    /// Prints now and on every change of what would be printed, until SIGINT/SIGTERM.
+    /// Prints now and on every change of what would be printed, until SIGINT/SIGTERM/SIGHUP.
     private func follow<Registry: InstanceRegistry>(_ discovery: Discovery<Registry>, format: HostFormat) async throws {
+        // Trapped before the first print, so a signal once output has begun always ends it with 0.
+        let signals = await UnixSignalsSequence(trapping: UnixSignal.gracefulStop)
         // Whichever ends first ends both: the watch (an error) or a signal.
         _ = try await race(
             {
@@ -116,7 +118,7 @@ struct HostsCommand: AsyncParsableCommand {
                 return ()
             },
             {
-                for await _ in await UnixSignalsSequence(trapping: .sigterm, .sigint) { return () }
+                for await _ in signals { return () }
                 return ()
             }
         )

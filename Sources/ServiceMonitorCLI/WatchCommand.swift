@@ -13,7 +13,7 @@ import Glibc
 struct WatchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "watch",
-        abstract: "Check a service and keep its up/down state in etcd (runs until SIGTERM/SIGINT).",
+        abstract: "Check a service and keep its up/down state in etcd (runs until SIGTERM/SIGINT/SIGHUP).",
         discussion: """
         Registers <prefix>/<label>/instances/<service-id> on a lease of --ttl that this process keeps \
         alive, and rewrites it only when the state flips. Under a Type=notify unit it sends READY=1 \
@@ -88,7 +88,7 @@ struct WatchCommand: AsyncParsableCommand {
             services.append(WatchdogPinger(watchdog: watchdog, progress: progress, stallTimeout: stallTimeout, logger: logger))
         }
         let group = ServiceGroup(
-            configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+            configuration: .init(services: services, gracefulShutdownSignals: UnixSignal.gracefulStop, logger: logger)
         )
         try await group.run()
     }

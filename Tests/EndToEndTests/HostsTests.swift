@@ -3,6 +3,10 @@ import Foundation
 import Testing
 import TestSupport
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// `hosts` and `status` against registrations made by real `watch` processes.
 @Suite("hosts and status", .timeLimit(.minutes(2)))
 struct HostsTests {
@@ -170,6 +174,55 @@ struct HostsTests {
                 #expect(follower.terminationStatus == 0)
                 #expect(lines() == expected)
                 for watcher in watchers.dropFirst() { _ = try await watcher.terminate() }
+            }
+        }
+    }
+
+    @Test func watchExitsZeroOnSIGHUP() async throws {
+        try await EtcdCluster.with(members: 1) { cluster in
+            let output = try EtcdTestPaths.makeTemporaryDirectory(prefix: "hosts-watch") + "/out"
+            _ = FileManager.default.createFile(atPath: output, contents: nil)
+            let follower = try Command.start(
+                try BuildProducts.executable(named: "service-monitor"),
+                ["hosts", "--endpoints", cluster.clientURLs[0], "--label", uniqueLabel("hup"), "--watch"],
+                standardOutput: FileHandle(forWritingAtPath: output)
+            )
+            defer { if follower.isRunning { follower.terminate() } }
+            // Nobody is up: its first output is one empty line.
+            try await eventually("hosts --watch to print its first line") {
+                (try? String(contentsOfFile: output, encoding: .utf8)) == "\n"
+            }
+            follower.send(SIGHUP)
+            // 0, not 1 (what death by SIGHUP would report).
+            #expect(try await follower.waitForExit(timeout: .seconds(20), "hosts --watch to exit on SIGHUP") == 0)
+        }
+    }
+
+    /// IPv6 throughout: etcd at `http://[::1]:p`, a check URL `http://[::1]:p/`, `--host-ip ::1`,
+    /// and `hosts` writing the host in brackets before a port.
+    @Test func ipv6EndpointsCheckURLAndHostWithPort() async throws {
+        try await EtcdCluster.with(members: 1, loopback: "[::1]") { cluster in
+            #expect(cluster.clientURLs[0].hasPrefix("http://[::1]:"))
+            try await withEtcdClient(.init(endpoints: cluster.clientURLs)) { client in
+                let label = uniqueLabel("six")
+                let service = try await StandIn(host: "::1")
+                #expect(service.url == "http://[::1]:\(service.port)/")
+                let watcher = try await startWatcher(
+                    cluster, client, label: label, id: "six-1", host: "::1", service: service, info: #"{"transport_port": 9301}"#
+                )
+                let record = try #require(try await client.waitForRecord("/service-monitor/\(label)/instances/six-1", "up") { $0?.state == "up" })
+                #expect(record.host == "::1")
+                #expect(record.detail?.hasPrefix("HTTP 200 in ") == true, "\(record.json)")
+                #expect(service.served.contains(200))
+
+                #expect(try await hosts(cluster, ["--label", label]).standardOutput == "::1\n")
+                var result = try await hosts(cluster, ["--label", label, "--port", "9300"])
+                #expect(result.status == 0)
+                #expect(result.standardOutput == "[::1]:9300\n", "\(result)")
+                result = try await hosts(cluster, ["--label", label, "--template", "{host_port}:{transport_port}", "--format", "lines"])
+                #expect(result.standardOutput == "[::1]:9301\n", "\(result)")
+                #expect(try await hosts(cluster, ["--label", label, "--template", "{host}"]).standardOutput == "::1\n")
+                #expect(try await watcher.terminate() == 0, "\(watcher.log)")
             }
         }
     }

@@ -98,6 +98,22 @@ struct StartupLeaseTests {
         }
     }
 
+    @Test func sighupWhileQueuedLeavesTheQueueLikeSIGTERM() async throws {
+        try await EtcdCluster.with(members: 1) { cluster in
+            try await withEtcdClient(.init(endpoints: cluster.clientURLs)) { client in
+                let lease = StartupLeaseFixture(cluster, client)
+                try await lease.acquireNow("holder")
+                let hungUp = try await lease.startQueued("hung-up")
+                hungUp.hangUp()
+                #expect(try await hungUp.waitForExit(timeout: .seconds(10), "acquire-lease to exit on SIGHUP") == 1, "\(hungUp.log)")
+                #expect(try await lease.queue().isEmpty, "queue entry left behind after SIGHUP")
+                #expect(try await lease.holders() == ["holder"])
+                // Its own last words: status 1 alone could also be death by SIGHUP (signal 1).
+                #expect(hungUp.log.contains("service-monitor: interrupted while waiting for the startup lease for \(lease.label); left the queue"), "\(hungUp.log)")
+            }
+        }
+    }
+
     @Test func aHolderThatNeverReleasesBlocksUntilItsLeaseTimeout() async throws {
         try await EtcdCluster.with(members: 1) { cluster in
             try await withEtcdClient(.init(endpoints: cluster.clientURLs)) { client in

@@ -15,7 +15,8 @@ final class StandIn: @unchecked Sendable {
 
     var statusFile: String { directory + "/status" }
     var requestLog: String { directory + "/requests" }
-    var url: String { "http://\(host):\(port)/" }
+    /// An IPv6 host in brackets, as a URL writes it.
+    var url: String { "http://\(host.contains(":") ? "[\(host)]" : host):\(port)/" }
 
     init(host: String = "127.0.0.1", arguments: [String] = []) async throws {
         self.host = host
@@ -101,6 +102,11 @@ final class MonitorProcess: @unchecked Sendable {
     }
 
     var isRunning: Bool { process.isRunning }
+
+    /// SIGHUP, as when its terminal goes away; the caller waits for the exit.
+    func hangUp() {
+        process.send(SIGHUP)
+    }
 
     func kill9() async {
         await process.kill()

@@ -48,6 +48,30 @@ struct WatchTests {
         }
     }
 
+    @Test func sighupDeregistersAtOnceLikeSIGTERM() async throws {
+        try await EtcdCluster.with(members: 1) { cluster in
+            try await withEtcdClient(.init(endpoints: cluster.clientURLs)) { client in
+                let service = try await StandIn()
+                let label = uniqueLabel("hup")
+                let key = "/service-monitor/\(label)/instances/hup-1"
+                let monitor = try MonitorProcess([
+                    "watch", "--endpoints", cluster.clientURLs[0], "--label", label, "--service-id", "hup-1",
+                    "--monitor-url", service.url, "--interval", "300ms", "--timeout", "200ms", "--ttl", "60s",
+                    "--host-ip", "127.0.0.11", "--log-target", "console",
+                ])
+                _ = try #require(try await client.waitForRecord(key, "up") { $0?.state == "up" }, "\(monitor.log)")
+
+                // The lease is revoked, not left to run out its 60s ttl.
+                let hungUp = ContinuousClock.now
+                monitor.hangUp()
+                #expect(try await monitor.waitForExit(timeout: .seconds(10), "watch to exit on SIGHUP") == 0, "\(monitor.log)")
+                #expect(ContinuousClock.now - hungUp < .seconds(10))
+                #expect(try await client.range(.key(key)).kvs.isEmpty, "record left behind after SIGHUP")
+                #expect(monitor.log.contains("MESSAGE_ID=6e9f0a1b2c3d4e5f8a7b6c5d4e3f2a1b"), "no deregistered entry: \(monitor.log)")
+            }
+        }
+    }
+
     @Test func riseAndFallNeedConsecutiveResults() async throws {
         try await EtcdCluster.with(members: 1) { cluster in
             try await withEtcdClient(.init(endpoints: cluster.clientURLs)) { client in

@@ -64,10 +64,11 @@ public final class EtcdCluster: @unchecked Sendable {
     public static func with<Result>(
         members: Int = 1,
         tls: TLS? = nil,
+        loopback: String = "127.0.0.1",
         startTimeout: Duration = .seconds(30),
         _ body: (EtcdCluster) async throws -> Result
     ) async throws -> Result {
-        let cluster = try await EtcdCluster.start(members: members, tls: tls, startTimeout: startTimeout)
+        let cluster = try await EtcdCluster.start(members: members, tls: tls, loopback: loopback, startTimeout: startTimeout)
         do {
             let result = try await body(cluster)
             await cluster.stop()
@@ -78,23 +79,26 @@ public final class EtcdCluster: @unchecked Sendable {
         }
     }
 
-    /// Starts a cluster; call ``stop()`` when done (``with(members:tls:startTimeout:_:)`` does).
-    public static func start(members count: Int = 1, tls: TLS? = nil, startTimeout: Duration = .seconds(30)) async throws -> EtcdCluster {
+    /// Starts a cluster; call ``stop()`` when done (``with(members:tls:loopback:startTimeout:_:)`` does).
+    /// `loopback` is the address members listen on, as written in a URL (`[::1]` for IPv6).
+    public static func start(
+        members count: Int = 1, tls: TLS? = nil, loopback: String = "127.0.0.1", startTimeout: Duration = .seconds(30)
+    ) async throws -> EtcdCluster {
         precondition(count >= 1)
         // A probed port is free only until someone binds it: with suites running in parallel an
         // outgoing connection or another listener may take it first, and the member exits. Fresh
         // ports then (a member that exits for another reason fails the same way three times).
         for _ in 1..<3 {
             do {
-                return try await self.startOnce(members: count, tls: tls, startTimeout: startTimeout)
+                return try await self.startOnce(members: count, tls: tls, loopback: loopback, startTimeout: startTimeout)
             } catch is MemberExitedDuringStartUp {
                 continue
             }
         }
-        return try await self.startOnce(members: count, tls: tls, startTimeout: startTimeout)
+        return try await self.startOnce(members: count, tls: tls, loopback: loopback, startTimeout: startTimeout)
     }
 
-    private static func startOnce(members count: Int, tls: TLS?, startTimeout: Duration) async throws -> EtcdCluster {
+    private static func startOnce(members count: Int, tls: TLS?, loopback: String, startTimeout: Duration) async throws -> EtcdCluster {
         let directory = try EtcdTestPaths.makeTemporaryDirectory(prefix: "etcd-cluster")
         let ports = try EtcdFreePorts.take(2 * count)
         let clientScheme = tls == nil ? "http" : "https"
@@ -104,8 +108,8 @@ public final class EtcdCluster: @unchecked Sendable {
                 name: name,
                 clientPort: ports[2 * index],
                 peerPort: ports[2 * index + 1],
-                clientURL: "\(clientScheme)://127.0.0.1:\(ports[2 * index])",
-                peerURL: "http://127.0.0.1:\(ports[2 * index + 1])",
+                clientURL: "\(clientScheme)://\(loopback):\(ports[2 * index])",
+                peerURL: "http://\(loopback):\(ports[2 * index + 1])",
                 dataDirectory: "\(directory)/\(name).data",
                 logFile: "\(directory)/\(name).log"
             )

@@ -37,7 +37,7 @@ public struct CheckTarget: Sendable, Hashable, CustomStringConvertible {
 
     /// The host as it appears in a URL: IPv6 addresses in brackets.
     public var hostForURL: String {
-        self.host.contains(":") ? "[\(self.host)]" : self.host
+        HostAddress.beforePort(self.host)
     }
 
     /// The normalized URL (explicit port, lowercased scheme and host, no fragment).

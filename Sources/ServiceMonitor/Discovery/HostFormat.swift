@@ -12,7 +12,8 @@ public struct HostFormat: Sendable {
     public var layout: Layout
     private let template: HostTemplate
 
-    /// `port` appends `:port`; `template` renders each entry (`{host}:{transport_port}`).
+    /// `port` appends `:port` (an IPv6 host in brackets); `template` renders each entry
+    /// (`{host_port}:{transport_port}`).
     public init(layout: String, port: Int?, template: String?) throws(BadInput) {
         guard let parsed = Layout(rawValue: layout) else {
             throw BadInput(option: "--format", message: "\(layout.quotedForError): use csv, lines or json")
@@ -27,7 +28,7 @@ public struct HostFormat: Sendable {
         if parsed == .json, port != nil || template != nil {
             throw BadInput(option: "--format", message: "json prints whole records; --port and --template apply to csv and lines")
         }
-        self.template = try HostTemplate(template ?? (port.map { "{host}:\($0)" } ?? "{host}"))
+        self.template = try HostTemplate(template ?? (port.map { "{host_port}:\($0)" } ?? "{host}"))
     }
 
     /// The text to print: empty when nobody is up (csv, lines), `[]` for json; entries that
@@ -46,7 +47,8 @@ public struct HostFormat: Sendable {
     }
 }
 
-/// `{host}`, `{service_id}` and any top-level key of service-info between literal text.
+/// `{host}`, `{host_port}` (the host as written before `:port`), `{service_id}` and any top-level
+/// key of service-info between literal text.
 struct HostTemplate: Sendable {
     enum Part: Sendable {
         case literal(String)
@@ -89,13 +91,15 @@ struct HostTemplate: Sendable {
                 output += literal
             case .key("host"):
                 output += instance.host
+            case .key("host_port"):
+                output += HostAddress.beforePort(instance.host)
             case .key("service_id"):
                 output += instance.serviceID
             case .key(let name):
                 guard let value = instance.info.fields[name] else {
                     throw BadInput(
                         option: "--template",
-                        message: "\(text.quotedForError): unknown key {\(name)} (not host, service_id, nor in the service-info of \(instance.serviceID))"
+                        message: "\(text.quotedForError): unknown key {\(name)} (not host, host_port, service_id, nor in the service-info of \(instance.serviceID))"
                     )
                 }
                 output += value.templateText

@@ -26,6 +26,12 @@ public enum HostAddress {
         return address
     }
 
+    /// `host` as it is written before `:port`: an IPv6 literal in brackets (`[::1]`, RFC 3986),
+    /// an IPv4 address as it is.
+    public static func beforePort(_ host: String) -> String {
+        host.contains(":") ? "[\(host)]" : host
+    }
+
     /// An IPv4 or IPv6 literal (what other instances will connect to); names are refused so the
     /// published address never depends on a resolver.
     static func validated(_ value: String, option: String) throws(BadInput) -> String {
