@@ -39,20 +39,22 @@ final class LoopbackHTTPServer: Sendable {
 
     static func start(responding response: Response, tls: NIOSSLContext? = nil) async throws -> LoopbackHTTPServer {
         let log = RequestLog()
-        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelInitializer { channel in
-                log.connectionAccepted()
-                return channel.eventLoop.makeCompletedFuture {
-                    if let tls {
-                        try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls))
+        let channel = try await LoopbackPorts.bind { port in
+            try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                .childChannelInitializer { channel in
+                    log.connectionAccepted()
+                    return channel.eventLoop.makeCompletedFuture {
+                        if let tls {
+                            try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls))
+                        }
+                        try channel.pipeline.syncOperations.configureHTTPServerPipeline()
+                        try channel.pipeline.syncOperations.addHandler(CannedResponder(response: response, log: log))
                     }
-                    try channel.pipeline.syncOperations.configureHTTPServerPipeline()
-                    try channel.pipeline.syncOperations.addHandler(CannedResponder(response: response, log: log))
                 }
-            }
-            .bind(host: "127.0.0.1", port: 0)
-            .get()
+                .bind(host: "127.0.0.1", port: port)
+                .get()
+        }
         let port = try #require(channel.localAddress?.port)
         return LoopbackHTTPServer(port: port, channel: channel, log: log, scheme: tls == nil ? "http" : "https")
     }

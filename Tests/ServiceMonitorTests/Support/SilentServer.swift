@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import NIOCore
 import NIOPosix
 import Testing
@@ -14,12 +17,14 @@ final class SilentServer: Sendable {
     }
 
     static func start() async throws -> SilentServer {
-        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            // No handlers: whatever the client sends is read and dropped; nothing is answered.
-            .childChannelInitializer { channel in channel.eventLoop.makeSucceededVoidFuture() }
-            .bind(host: "127.0.0.1", port: 0)
-            .get()
+        let channel = try await LoopbackPorts.bind { port in
+            try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                // No handlers: whatever the client sends is read and dropped; nothing is answered.
+                .childChannelInitializer { channel in channel.eventLoop.makeSucceededVoidFuture() }
+                .bind(host: "127.0.0.1", port: port)
+                .get()
+        }
         let port = try #require(channel.localAddress?.port)
         return SilentServer(port: port, channel: channel)
     }
@@ -41,10 +46,23 @@ func withSilentServer<Result>(_ body: (SilentServer) async throws -> Result) asy
     }
 }
 
-/// A loopback port that nothing listens on: bound by a real listener, then closed, so a connect
-/// is refused (the kernel does not hand the port out again this quickly).
+/// A loopback port that nothing listens on: one of ``LoopbackPorts`` (where no other test binds)
+/// that a bare socket could bind, so it was free; nothing ever listened there, so a connect is
+/// refused at once.
 func closedLoopbackPort() async throws -> Int {
-    let server = try await SilentServer.start()
-    await server.stop()
-    return server.port
+    for _ in 0..<50 {
+        let port = Int.random(in: LoopbackPorts.range)
+        let probe = socket(AF_INET, CInt(SOCK_STREAM.rawValue), 0)
+        guard probe >= 0 else { throw BackloggedListener.SocketFailure(call: "socket") }
+        defer { close(probe) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = UInt16(port).bigEndian
+        let bound = withUnsafePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(probe, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+        }
+        if bound { return port }
+    }
+    throw BackloggedListener.SocketFailure(call: "bind")
 }

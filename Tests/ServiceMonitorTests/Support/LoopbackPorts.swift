@@ -1,0 +1,26 @@
+import NIOCore
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Where the in-process servers listen. Binding port 0 picks from the kernel's ephemeral range
+/// (32768–60999 by default), where a port one test just closed is soon handed to a test running
+/// beside it — and "nothing listens here any more" stops being true. These servers bind a random
+/// port below that range instead: port 0 never lands there, so a stopped server's port stays
+/// unused while the suites run in parallel.
+enum LoopbackPorts {
+    static let range = 20_000..<32_768
+
+    /// Calls `bind` with random ports of ``range`` until one is free.
+    static func bind<Result>(_ bind: (Int) async throws -> Result) async throws -> Result {
+        var attempts = 0
+        while true {
+            do {
+                return try await bind(Int.random(in: range))
+            } catch let error as IOError where error.errnoCode == EADDRINUSE && attempts < 50 {
+                attempts += 1
+            }
+        }
+    }
+}
