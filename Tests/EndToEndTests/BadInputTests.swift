@@ -80,6 +80,11 @@ struct BadInputTests {
         BadInvocation(name: "unit-less --command-timeout", arguments: ["status", "--command-timeout", "5"], names: #"--command-timeout "5""#),
         BadInvocation(name: "garbage --command-timeout", arguments: ["status", "--command-timeout", "forever"], names: #"--command-timeout "forever""#),
         BadInvocation(name: "bogus --log-target", arguments: ["status", "--log-target", "syslog"], names: #"--log-target "syslog""#),
+        BadInvocation(name: "a --backend not built in", arguments: ["hosts", "--label", "web", "--backend", "dynamodb"], names: #"--backend "dynamodb": use etcd"#),
+        BadInvocation(
+            name: "SERVICE_MONITOR_BACKEND unknown", arguments: watch(), environment: ["SERVICE_MONITOR_BACKEND": "consul"],
+            names: #"--backend "consul""#
+        ),
         BadInvocation(name: "--host-ip that is a name", arguments: watch(("--host-ip", "es-1.example")), names: #"--host-ip "es-1.example""#),
         BadInvocation(
             name: "COREOS_PRIVATE_IPV4 out of range", arguments: watch(without: "--host-ip"), environment: ["COREOS_PRIVATE_IPV4": "999.1.1.1"],
