@@ -7,8 +7,9 @@ public import Systemd
 /// on each transition and after a lost lease is re-established, never merely because a check ran.
 ///
 /// Two loops run side by side so a store outage never stops the checks: the check loop (which
-/// feeds the watchdog's ``ProgressSignal``) and the registrar (lease, keep-alive, writes).
-/// On graceful shutdown it sends `STOPPING=1` and revokes its lease, which deletes the record.
+/// feeds the watchdog's ``ProgressSignal``) and the registrar (registration, keep-alive, writes).
+/// On graceful shutdown it sends `STOPPING=1` and ends its registration, which removes the record
+/// at once (etcd: revoking the lease).
 public struct Monitor<Backend: StoreBackend>: Service {
     public let configuration: MonitorConfiguration
     public let checker: HealthChecker
@@ -124,7 +125,7 @@ public struct Monitor<Backend: StoreBackend>: Service {
 
     // MARK: Registration
 
-    /// Keeps a lease and the record on it. Waits for the first check's result (the first check
+    /// Keeps a registration and the record on it. Waits for the first check's result (the first check
     /// runs at once), so the first write already carries a real result.
     /// `storedUp` is signalled once an "up" record is stored — not merely seen by a check — so the
     /// next instance, let in by the startup-lease release, already finds this one in `hosts`.
