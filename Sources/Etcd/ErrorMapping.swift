@@ -1,3 +1,4 @@
+import Posix
 import GRPCCore
 import NIOCore
 import NIOSSL
@@ -124,7 +125,7 @@ extension EtcdError {
         }
         if code == .unavailable, let failure = Self.causes(of: rpcError).lazy.compactMap({ $0 as? IOError }).first {
             // gRPC says "Channel is in a transient failure state…"; the socket error says why.
-            self.init(code: code, message: "cannot connect: \(String(cString: strerror(failure.errnoCode)))", endpoint: endpoint, cause: rpcError)
+            self.init(code: code, message: "cannot connect: \(PosixError.reason(of: failure.errnoCode))", endpoint: endpoint, cause: rpcError)
             return
         }
         self.init(code: code, message: rpcError.message, endpoint: endpoint, cause: rpcError)

@@ -43,7 +43,10 @@ public struct PosixError: Error, Sendable, Hashable, CustomStringConvertible {
     }
 
     /// `strerror(errno)`: "No such file or directory".
-    public var reason: String { String(cString: CPosix_strerror(errno)) }
+    public var reason: String { Self.reason(of: errno) }
+
+    /// The system's text for `errno` (`strerror`), for error lines that name the cause.
+    public static func reason(of errno: Int32) -> String { String(cString: CPosix_strerror(errno)) }
 
     public var description: String { "\(code): \(message) (\(reason), errno \(errno))" }
 }

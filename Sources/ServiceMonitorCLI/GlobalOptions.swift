@@ -163,8 +163,7 @@ struct Settings: Sendable {
 enum ReadableFile {
     static func require(_ path: String, option: String) throws(BadInput) {
         guard access(path, R_OK) == 0 else {
-            let reason = String(decoding: strerror(errno).map { UnsafeRawBufferPointer(start: $0, count: strlen($0)) }.map(Array.init) ?? [], as: UTF8.self)
-            throw .badValue(.unreadableFile, option: option, value: path, "cannot read: \(reason)")
+            throw .badValue(.unreadableFile, option: option, value: path, "cannot read: \(PosixError.reason(of: errno))")
         }
         // access() says yes to a directory, which is no file to read.
         if let directory = opendir(path) {

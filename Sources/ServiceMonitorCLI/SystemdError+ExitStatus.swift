@@ -1,3 +1,4 @@
+import Posix
 public import ServiceMonitor
 public import Systemd
 
@@ -18,6 +19,6 @@ extension SystemdError: ExitStatusConvertible {
     }
 
     public var exitMessage: String {
-        "systemd: \(message)" + (errno.map { " (\(String(cString: strerror($0))))" } ?? "")
+        "systemd: \(message)" + (errno.map { " (\(PosixError.reason(of: $0)))" } ?? "")
     }
 }

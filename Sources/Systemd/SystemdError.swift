@@ -34,11 +34,13 @@ public struct SystemdError: Error, Sendable, Hashable, CustomStringConvertible {
 
     public var description: String {
         if let errno {
-            return "\(code): \(message) (\(String(cString: strerror(errno))), errno \(errno))"
+            return "\(code): \(message) (\(PosixError.reason(of: errno)), errno \(errno))"
         }
         return "\(code): \(message)"
     }
 }
+
+import Posix
 
 #if canImport(Glibc)
 import Glibc

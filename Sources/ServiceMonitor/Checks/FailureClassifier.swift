@@ -1,3 +1,4 @@
+import Posix
 import AsyncHTTPClient
 import NIOCore
 import NIOPosix
@@ -103,7 +104,7 @@ struct FailureClassifier {
         case ENETUNREACH:
             return CheckFailure(kind: .other, detail: "network unreachable", cause: error)
         default:
-            return CheckFailure(kind: .other, detail: "error: \(String(cString: strerror(code)))", cause: error)
+            return CheckFailure(kind: .other, detail: "error: \(PosixError.reason(of: code))", cause: error)
         }
     }
 
