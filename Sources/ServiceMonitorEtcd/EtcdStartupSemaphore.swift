@@ -19,8 +19,7 @@ public struct EtcdStartupSemaphore: StartupSemaphore {
     /// `--lease-timeout` (same key, same create revision, so its place among holders is kept).
     public func renew(_ serviceID: ServiceID, of label: Label, leaseTimeout: Duration) async throws -> Bool {
         let holderKey = layout.startupHolder(label, serviceID)
-        let listing = try await store.list(prefix: holderKey)
-        guard let held = listing.entries.first(where: { $0.key == holderKey }) else { return false }
+        guard let held = try await store.entry(at: holderKey) else { return false }
         let lease = try await store.grantLease(ttl: leaseTimeout)
         let renewed = try await store.commit(
             if: [.createRevision(key: holderKey, equals: held.createRevision), .lease(key: holderKey, equals: held.lease)],
@@ -48,16 +47,14 @@ public struct EtcdStartupSemaphore: StartupSemaphore {
     }
 
     public func holds(_ serviceID: ServiceID, of label: Label) async throws -> Bool {
-        let holderKey = layout.startupHolder(label, serviceID)
-        return try await store.list(prefix: holderKey).entries.contains { $0.key == holderKey }
+        try await store.entry(at: layout.startupHolder(label, serviceID)) != nil
     }
 
     public func release(_ serviceID: ServiceID, of label: Label) async throws -> Bool {
         let holderKey = layout.startupHolder(label, serviceID)
         // Retried only when the holder key changed between the read and the delete (re-acquired).
         for _ in 0..<5 {
-            let listing = try await store.list(prefix: holderKey)
-            guard let held = listing.entries.first(where: { $0.key == holderKey }) else { return false }
+            guard let held = try await store.entry(at: holderKey) else { return false }
             let deleted: Bool
             do {
                 deleted = try await store.commit(
@@ -67,8 +64,8 @@ public struct EtcdStartupSemaphore: StartupSemaphore {
             } catch {
                 // The outcome may be unknown (a member died with the request in flight): a read
                 // settles it. Gone means released; still there means not applied: try again.
-                guard !(error is CancellationError), let after = try? await store.list(prefix: holderKey) else { throw error }
-                if after.entries.contains(where: { $0.key == holderKey }) { continue }
+                guard !(error is CancellationError), let after = await store.settledEntry(at: holderKey) else { throw error }
+                if after != nil { continue }
                 deleted = true
             }
             guard deleted else { continue }
@@ -172,8 +169,8 @@ public struct EtcdStartupTicket: StartupTicket {
                 ]
             )
         } catch {
-            let settled = try? await store.list(prefix: holderKey)
-            if settled?.entries.contains(where: { $0.key == holderKey && $0.lease == holderLease }) == true {
+            let settled = await store.settledEntry(at: holderKey)
+            if let held = settled ?? nil, held.lease == holderLease {
                 return true
             }
             try? await store.revokeLease(holderLease)

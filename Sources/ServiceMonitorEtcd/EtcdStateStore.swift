@@ -32,6 +32,21 @@ struct EtcdStateStore: Sendable {
         _ = try await client.put(key, value: value, lease: lease)
     }
 
+    /// The entry at exactly `key`, if it exists (one linearizable read).
+    func entry(at key: String) async throws -> StoreEntry? {
+        try await list(prefix: key).entries.first { $0.key == key }
+    }
+
+    /// ``entry(at:)`` to settle a request whose outcome is unknown: `nil` when the read itself
+    /// failed, `.some(nil)` when it succeeded and the key does not exist.
+    func settledEntry(at key: String) async -> StoreEntry?? {
+        do {
+            return .some(try await entry(at: key))
+        } catch {
+            return nil
+        }
+    }
+
     func list(prefix: String) async throws -> StoreListing {
         let response = try await client.range(.prefix(prefix))
         return StoreListing(revision: response.header.revision, entries: response.kvs.map(StoreEntry.init))
