@@ -24,12 +24,14 @@ public struct EtcdBackend: StoreBackend {
     /// Reads everything under the prefix (or one label) at once, then each holder's lease.
     public func status(of label: Label?) async throws -> StatusReport {
         let listing = try await store.list(prefix: label.map(layout.label) ?? layout.root)
-        var byLabel: [String: (instances: [StoreEntry], holders: [StoreEntry], queue: [StoreEntry])] = [:]
+        // Each key parsed once; holders and waiters keep the service id their key names.
+        typealias Named = (serviceID: String, entry: StoreEntry)
+        var byLabel: [String: (instances: [StoreEntry], holders: [Named], queue: [Named])] = [:]
         for entry in listing.entries {
             switch layout.entry(at: entry.key) {
             case .instance(let name, _): byLabel[name, default: ([], [], [])].instances.append(entry)
-            case .startupHolder(let name, _): byLabel[name, default: ([], [], [])].holders.append(entry)
-            case .startupQueueEntry(let name, _): byLabel[name, default: ([], [], [])].queue.append(entry)
+            case .startupHolder(let name, let id): byLabel[name, default: ([], [], [])].holders.append((id, entry))
+            case .startupQueueEntry(let name, let id): byLabel[name, default: ([], [], [])].queue.append((id, entry))
             case .startupAdmissions, nil: continue
             }
         }
@@ -39,19 +41,15 @@ public struct EtcdBackend: StoreBackend {
                 .sorted { $0.createRevision < $1.createRevision }
                 .compactMap { try? InstanceRecord.decode($0.value) }
             var holders: [StatusReport.Holder] = []
-            for holder in entries.holders.sorted(by: { $0.createRevision < $1.createRevision }) {
-                let left = holder.lease == 0 ? nil : try await store.timeToLive(lease: holder.lease)
-                holders.append(StatusReport.Holder(serviceID: serviceID(of: holder), secondsLeft: left?.components.seconds))
+            for holder in entries.holders.sorted(by: { $0.entry.createRevision < $1.entry.createRevision }) {
+                let left = holder.entry.lease == 0 ? nil : try await store.timeToLive(lease: holder.entry.lease)
+                holders.append(StatusReport.Holder(serviceID: holder.serviceID, secondsLeft: left?.components.seconds))
             }
-            let queue = entries.queue.sorted { $0.createRevision < $1.createRevision }.map(serviceID)
+            let queue = entries.queue.sorted { $0.entry.createRevision < $1.entry.createRevision }.map(\.serviceID)
             labels.append(StatusReport.LabelStatus(
                 label: name, instances: instances, startup: StatusReport.StartupStatus(holders: holders, queue: queue)
             ))
         }
         return StatusReport(labels: labels)
-    }
-
-    private func serviceID(of entry: StoreEntry) -> String {
-        layout.entry(at: entry.key)?.serviceID ?? entry.key
     }
 }
