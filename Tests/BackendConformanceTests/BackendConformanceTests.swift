@@ -160,7 +160,10 @@ struct BackendConformanceTests {
                 }
                 for holder in ["first", "second", "third"] {
                     #expect(try await semaphore.release(Self.id(holder), of: label))
-                    try await untilHolds(semaphore, next(after: holder), within: .seconds(10))
+                    let next = next(after: holder)
+                    try await eventually("\(next) to get the slot", timeout: .seconds(10), every: .milliseconds(20)) {
+                        try await semaphore.holds(Self.id(next), of: label)
+                    }
                 }
                 try await group.waitForAll()
             }
@@ -303,15 +306,6 @@ struct BackendConformanceTests {
         }
         for await report in reports { return report }
         throw TestFailure("\(name) was admitted at once instead of waiting")
-    }
-
-    private func untilHolds(_ semaphore: some StartupSemaphore, _ name: String, within limit: Duration) async throws {
-        let clock = ContinuousClock()
-        let deadline = clock.now + limit
-        while try await !semaphore.holds(Self.id(name), of: label) {
-            guard clock.now < deadline else { throw TestFailure("\(name) did not get the slot within \(limit)") }
-            try await clock.sleep(for: .milliseconds(20))
-        }
     }
 
     /// Follows the label until `done` holds for its instances.

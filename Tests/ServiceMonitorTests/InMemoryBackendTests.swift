@@ -43,7 +43,9 @@ struct InMemoryBackendTests {
                     #expect(record.host == "127.0.0.1")
                     #expect(record.detail.hasPrefix("HTTP 200"))
                     // Released once the up record was stored.
-                    try await until { try await !backend.semaphore.holds(id, of: label) }
+                    try await eventually("the startup lease released", timeout: .seconds(10), every: .milliseconds(20)) {
+                        try await !backend.semaphore.holds(id, of: label)
+                    }
                     group.cancelAll()
                 }
             }
@@ -137,17 +139,6 @@ struct InMemoryBackendTests {
 
     private func untilInstances(of backend: InMemoryBackend<ContinuousClock>, _ done: @escaping @Sendable ([InstanceRecord]) -> Bool) async throws {
         try await backend.registry.follow(label) { !done($0) }
-    }
-
-    private func until(_ condition: () async throws -> Bool) async throws {
-        let deadline = ContinuousClock.now + .seconds(10)
-        while try await !condition() {
-            guard ContinuousClock.now < deadline else {
-                Issue.record("condition not met within 10 s")
-                return
-            }
-            try await Task.sleep(for: .milliseconds(20))
-        }
     }
 }
 
