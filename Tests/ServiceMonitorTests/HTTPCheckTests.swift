@@ -165,8 +165,9 @@ struct HTTPCheckTests {
         #expect(server.receivedRequests.count == 5)
         await server.stop()
         // Nothing listens any more, and no pooled connection hides it: no check is up again, and
-        // once the pool has seen its connection close (the first check may still meet it being
-        // reset), checks are refused.
+        // once the pool has seen its connection close, checks are refused. How many checks meet
+        // the dying pooled connection first (reset, or a timeout on a loaded machine) is timing,
+        // not behaviour, so only the deadline bounds them.
         var afterStop: [CheckResult] = []
         let deadline = ContinuousClock.now + .seconds(5)
         repeat {
@@ -176,7 +177,6 @@ struct HTTPCheckTests {
         #expect(results.allSatisfy { $0.isUp })
         #expect(afterStop.allSatisfy { !$0.isUp }, "\(afterStop)")
         #expect(afterStop.last?.failure?.kind == .refused, "\(afterStop)")
-        #expect(afterStop.count <= 2, "\(afterStop)")
     }
 
     @Test("a name that does not resolve is a DNS failure")
