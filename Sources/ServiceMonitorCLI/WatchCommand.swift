@@ -26,7 +26,10 @@ struct WatchCommand: AsyncParsableCommand {
     @OptionGroup var instance: InstanceOptions
 
     @Option(help: ArgumentHelp("What to check: http://, https:// (status within --expect-status) or tcp://host:port (connect).", valueName: "url"))
-    var monitorURL: String
+    var monitorURL: String?
+
+    @Option(help: ArgumentHelp("Instead of --monitor-url: a command (split by shell quoting rules, no shell) that is up when it exits 0 within --timeout.", valueName: "command"))
+    var monitorCommand: String?
 
     @Option(help: ArgumentHelp("JSON object published with the record (default {\"name\": \"<service-id>\"}).", valueName: "json"))
     var serviceInfo: String?
@@ -97,7 +100,15 @@ struct WatchCommand: AsyncParsableCommand {
     /// written nothing.
     func validate(settings: Settings, environment: [String: String]) throws -> MonitorConfiguration {
         let (label, serviceID) = try instance.validated()
-        let target = try CheckTarget(parsing: monitorURL)
+        let target: CheckTarget
+        switch (monitorURL, monitorCommand) {
+        case (let url?, nil): target = try CheckTarget(parsing: url)
+        case (nil, let command?): target = try CheckTarget(parsingCommand: command)
+        case (_?, _?):
+            throw BadInput(option: "--monitor-command", message: "cannot be given with --monitor-url: choose one check")
+        case (nil, nil):
+            throw BadInput(option: "--monitor-url", message: "missing: give --monitor-url or --monitor-command")
+        }
         let expectedStatus = try ExpectedStatus(parsing: expectStatus)
         let info = try serviceInfo.map(ServiceInfo.init(parsing:)) ?? .defaultInfo(for: serviceID)
         let interval = try Duration(parsingPositive: interval, option: "--interval")

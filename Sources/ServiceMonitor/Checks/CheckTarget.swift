@@ -12,6 +12,8 @@ public struct CheckTarget: Sendable, Hashable, CustomStringConvertible {
         case https
         /// TCP connect; up when the connection is accepted.
         case tcp
+        /// `--monitor-command`: runs ``CheckTarget/command``; up when it exits 0 in time.
+        case command
     }
 
     /// How the target is checked.
@@ -23,11 +25,29 @@ public struct CheckTarget: Sendable, Hashable, CustomStringConvertible {
     /// Path and query sent in the request line (`/` when the URL has none); empty for tcp.
     public var pathAndQuery: String
 
+    /// The program and its arguments of a ``Kind/command`` target; empty for the others.
+    public var command: [String] = []
+
     public init(kind: Kind, host: String, port: Int, pathAndQuery: String = "/") {
         self.kind = kind
         self.host = host
         self.port = port
         self.pathAndQuery = kind == .tcp ? "" : pathAndQuery
+    }
+
+    /// A command target: `words` are the program (a name looked up in PATH, or a path) and its
+    /// arguments, as ``CommandWords/split(_:)`` gives them. No host, port or path.
+    public init(command words: [String]) {
+        self.kind = .command
+        self.host = ""
+        self.port = 0
+        self.pathAndQuery = ""
+        self.command = words
+    }
+
+    /// Parses a `--monitor-command` value; the error message names the value and what is wrong.
+    public init(parsingCommand value: String) throws(BadInput) {
+        self.init(command: try CommandWords.split(value))
     }
 
     /// Parses a `--monitor-url` value; the error message names the value and what is wrong.
@@ -45,5 +65,7 @@ public struct CheckTarget: Sendable, Hashable, CustomStringConvertible {
         "\(self.kind.rawValue)://\(self.hostForURL):\(self.port)\(self.pathAndQuery)"
     }
 
-    public var description: String { self.url }
+    public var description: String {
+        self.kind == .command ? self.command.joined(separator: " ") : self.url
+    }
 }

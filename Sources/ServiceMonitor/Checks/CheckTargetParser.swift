@@ -41,6 +41,8 @@ struct CheckTargetParser {
                 throw self.error(.malformedURL, "tcp:// takes no path or query, found \(pathAndQuery.debugDescription)")
             }
             return CheckTarget(kind: .tcp, host: host, port: port)
+        case .command:
+            throw self.error(.unsupportedScheme, "not a URL scheme")
         case .http, .https:
             try self.validatePathAndQuery(pathAndQuery)
             if pathAndQuery.isEmpty { pathAndQuery = "/" }
@@ -55,7 +57,7 @@ struct CheckTargetParser {
         guard isSchemeSyntax else {
             throw self.error(.malformedURL, "\(scheme.debugDescription) is not a URL scheme (\(Self.example))")
         }
-        guard let kind = CheckTarget.Kind(rawValue: scheme.lowercased()) else {
+        guard let kind = CheckTarget.Kind(rawValue: scheme.lowercased()), kind != .command else {
             throw self.error(.unsupportedScheme, "unsupported scheme \(scheme.debugDescription) (use http, https or tcp)")
         }
         return kind
@@ -107,7 +109,7 @@ struct CheckTargetParser {
             switch kind {
             case .http: return 80
             case .https: return 443
-            case .tcp: throw self.error(.invalidPort, "tcp:// needs a port, e.g. tcp://127.0.0.1:5432")
+            case .tcp, .command: throw self.error(.invalidPort, "tcp:// needs a port, e.g. tcp://127.0.0.1:5432")
             }
         }
         guard !text.isEmpty else { throw self.error(.invalidPort, "empty port after ':'") }

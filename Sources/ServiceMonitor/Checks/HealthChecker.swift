@@ -22,6 +22,7 @@ public final class HealthChecker: Sendable {
     private enum Probe: Sendable {
         case http(HTTPProbe)
         case tcp(TCPProbe)
+        case command(CommandProbe)
     }
 
     private let probe: Probe
@@ -38,6 +39,8 @@ public final class HealthChecker: Sendable {
             self.probe = .http(try HTTPProbe(target: target, configuration: configuration))
         case .tcp:
             self.probe = .tcp(TCPProbe(target: target))
+        case .command:
+            self.probe = .command(CommandProbe(words: target.command))
         }
     }
 
@@ -46,6 +49,12 @@ public final class HealthChecker: Sendable {
     public func check() async -> CheckResult {
         let clock = ContinuousClock()
         let start = clock.now
+        if case .command(let command) = self.probe {
+            // The command probe bounds itself: at the timeout it kills the command's process
+            // group and reaps it, which a time limit from outside could not wait for.
+            let outcome = await command.run(timeout: self.configuration.timeout)
+            return self.result(of: outcome, latency: clock.now - start)
+        }
         // The probes' own timeouts are not enough: AsyncHTTPClient's deadline stops at the
         // response head, and a check must also bound reading the body and any DNS stall, because
         // a hung check would freeze the watch loop (and with it the systemd watchdog).
@@ -55,6 +64,7 @@ public final class HealthChecker: Sendable {
                 switch probe {
                 case .http(let http): return ProbeOutcome(await http.run(timeout: timeout))
                 case .tcp(let tcp): return ProbeOutcome(await tcp.run(timeout: timeout))
+                case .command(let command): return ProbeOutcome(await command.run(timeout: timeout))
                 }
             }
         } catch {
@@ -69,6 +79,29 @@ public final class HealthChecker: Sendable {
     public func shutdown() async {
         if case .http(let http) = self.probe {
             await http.shutdown()
+        }
+    }
+
+    private func result(of outcome: CommandProbe.Outcome, latency: Duration) -> CheckResult {
+        func down(_ kind: CheckFailure.Kind, _ detail: String) -> CheckResult {
+            CheckResult(latency: latency, failure: CheckFailure(kind: kind, detail: detail), detail: detail)
+        }
+        func withLine(_ text: String, _ line: String) -> String {
+            line.isEmpty ? text : "\(text): \(line)"
+        }
+        switch outcome {
+        case .exited(0, let line):
+            return CheckResult(latency: latency, detail: withLine("command exited 0 in \(latency.checkDetailText)", line))
+        case .exited(let status, let line):
+            return down(.other, withLine("command exited \(status)", line))
+        case .signalled(let signal, let line):
+            return down(.other, withLine("command killed by signal \(signal)", line))
+        case .timedOut:
+            return down(.timeout, "command timed out after \(self.configuration.timeout.checkDetailText)")
+        case .notFound:
+            return down(.other, "command not found: \(self.target.command.first ?? "")")
+        case .failed(let reason):
+            return down(.other, "command failed: \(reason)")
         }
     }
 
@@ -127,6 +160,11 @@ private enum ProbeOutcome: Sendable {
         case .responded(let status): self = .responded(status: status)
         case .failed(let error): self = .failed(error)
         }
+    }
+
+    init(_ outcome: CommandProbe.Outcome) {
+        // Never used: check() runs the command probe without an outer time limit.
+        self = .failed(CheckFailure(kind: .other, detail: "\(outcome)"))
     }
 
     init(_ outcome: TCPProbe.Outcome) {
