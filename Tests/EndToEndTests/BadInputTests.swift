@@ -164,7 +164,7 @@ struct BadInputTests {
         BadInvocation(name: "bogus --ready-when", arguments: watch(("--ready-when", "ready")), names: #"--ready-when "ready""#),
         BadInvocation(name: "watch without --monitor-url or --monitor-command", arguments: watch(without: "--monitor-url"), names: "--monitor-url missing: give --monitor-url or --monitor-command"),
         BadInvocation(name: "--monitor-command with --monitor-url", arguments: watch(("--monitor-command", "true")), names: "--monitor-command cannot be given with --monitor-url"),
-        BadInvocation(name: "--monitor-command with an unterminated quote", arguments: watch(("--monitor-command", "sh -c 'test -e /x"), without: "--monitor-url"), names: #"--monitor-command "sh -c 'test -e /x": unterminated single quote"#),
+        BadInvocation(name: "--monitor-command with an unterminated quote", arguments: watch(("--monitor-command", "sh -c 'test -e /x"), without: "--monitor-url"), names: #"--monitor-command "sh -c \'test -e /x": unterminated single quote"#),
         BadInvocation(name: "--monitor-command with an unterminated double quote", arguments: watch(("--monitor-command", #"echo "a"#), without: "--monitor-url"), names: #"--monitor-command "echo \"a": unterminated double quote"#),
         BadInvocation(name: "empty --monitor-command", arguments: watch(("--monitor-command", "  "), without: "--monitor-url"), names: #"--monitor-command "  ": empty command"#),
         // The unit's environment, not the command line: a configuration error, and no "see --help".

@@ -48,6 +48,46 @@ struct WatchTests {
         }
     }
 
+    @Test func aCommandCheckFollowsAFileSeenThroughHosts() async throws {
+        try await EtcdCluster.with(members: 1) { cluster in
+            try await withEtcdClient(.init(endpoints: cluster.clientURLs)) { client in
+                let label = uniqueLabel("cmd")
+                let key = "/service-monitor/\(label)/instances/cmd-1"
+                let marker = FileManager.default.temporaryDirectory
+                    .appendingPathComponent("service-monitor-\(label)-ready").path
+                defer { try? FileManager.default.removeItem(atPath: marker) }
+                let monitor = try MonitorProcess([
+                    "watch", "--endpoints", cluster.clientURLs[0], "--label", label, "--service-id", "cmd-1",
+                    "--monitor-command", "sh -c 'test -e \"$0\" && echo ready' '\(marker)'",
+                    "--interval", "2s", "--timeout", "1500ms", "--host-ip", "127.0.0.21", "--log-target", "console",
+                ])
+                func hosts() async throws -> String {
+                    try await Command.run(
+                        try BuildProducts.executable(named: "service-monitor"),
+                        ["hosts", "--endpoints", cluster.clientURLs[0], "--label", label],
+                        environment: ["JOURNAL_STREAM": nil]
+                    ).standardOutput
+                }
+
+                let down = try #require(try await client.waitForRecord(key, "down") { $0?.state == "down" }, "\(monitor.log)")
+                #expect(down.detail == "command exited 1", "\(monitor.log)")
+                #expect(try await !hosts().contains("127.0.0.21"))
+
+                #expect(FileManager.default.createFile(atPath: marker, contents: Data()))
+                let up = try #require(try await client.waitForRecord(key, "up") { $0?.state == "up" }, "\(monitor.log)")
+                #expect(up.detail?.hasPrefix("command exited 0 in ") == true, "\(String(describing: up.detail))")
+                #expect(up.detail?.hasSuffix(": ready") == true, "\(String(describing: up.detail))")
+                #expect(try await hosts() == "127.0.0.21\n")
+
+                try FileManager.default.removeItem(atPath: marker)
+                _ = try #require(try await client.waitForRecord(key, "down again") { $0?.state == "down" }, "\(monitor.log)")
+                #expect(try await !hosts().contains("127.0.0.21"))
+
+                #expect(try await monitor.terminate() == 0, "\(monitor.log)")
+            }
+        }
+    }
+
     @Test func sighupDeregistersAtOnceLikeSIGTERM() async throws {
         try await EtcdCluster.with(members: 1) { cluster in
             try await withEtcdClient(.init(endpoints: cluster.clientURLs)) { client in
