@@ -49,6 +49,18 @@ struct WatchCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("HTTP statuses that count as up, e.g. 200-299 or 200,204.", valueName: "statuses"))
     var expectStatus: String = "200-299"
 
+    @Option(help: ArgumentHelp("Header sent with every http(s) check (repeatable).", valueName: "Name: value"))
+    var httpHeader: [String] = []
+
+    @Option(help: ArgumentHelp("Request method of http(s) checks: GET or HEAD.", valueName: "method"))
+    var httpMethod: String = "GET"
+
+    @Option(help: ArgumentHelp("Regular expression the first 64 KiB of an http(s) body must match.", valueName: "regex"))
+    var expectBody: String?
+
+    @Option(help: ArgumentHelp("CA certificates (PEM) that https checks trust instead of the system's.", valueName: "file"))
+    var checkCacert: String?
+
     @Option(help: ArgumentHelp("Lease of the record: it vanishes this long after the monitor dies.", valueName: "duration"))
     var ttl: String = "15s"
 
@@ -110,6 +122,12 @@ struct WatchCommand: AsyncParsableCommand {
             throw BadInput(option: "--monitor-url", message: "missing: give --monitor-url or --monitor-command")
         }
         let expectedStatus = try ExpectedStatus(parsing: expectStatus)
+        let headers = try httpHeader.map { text throws(BadInput) in try HTTPCheckHeader(parsing: text) }
+        let method = try HTTPCheckMethod(parsing: httpMethod)
+        let expectedBody = try expectBody.map { text throws(BadInput) in try BodyPattern(parsing: text) }
+        if method == .head, let expectBody {
+            throw BadInput.badValue(.invalidValue, option: "--expect-body", value: expectBody, "a HEAD response has no body (use --http-method GET)")
+        }
         let info = try serviceInfo.map(ServiceInfo.init(parsing:)) ?? .defaultInfo(for: serviceID)
         let interval = try Duration(parsingPositive: interval, option: "--interval")
         let timeout = try Duration(parsingPositive: timeout, option: "--timeout")
@@ -121,7 +139,11 @@ struct WatchCommand: AsyncParsableCommand {
         let host = try settings.hostAddress(environment: environment)
         return try MonitorConfiguration(
             label: label, serviceID: serviceID, host: host, info: info, target: target,
-            checks: HealthChecker.Configuration(timeout: timeout, expectedStatus: expectedStatus),
+            checks: HealthChecker.Configuration(
+                timeout: timeout, expectedStatus: expectedStatus,
+                certificateVerification: checkCacert.map { .trustRootsFile(path: $0) } ?? .systemTrustRoots,
+                headers: headers, method: method, expectedBody: expectedBody
+            ),
             interval: interval, thresholds: thresholds, ttl: ttl, readyWhen: readyWhen,
             commandTimeout: settings.commandTimeout, releasesStartupLease: !noReleaseLease
         )

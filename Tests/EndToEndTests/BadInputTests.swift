@@ -159,6 +159,23 @@ struct BadInputTests {
         BadInvocation(name: "--expect-status 600", arguments: watch(("--expect-status", "600")), names: #"--expect-status "600": status 600 is outside 100-599"#),
         BadInvocation(name: "--expect-status not a number", arguments: watch(("--expect-status", "abc")), names: #"--expect-status "abc""#),
         BadInvocation(name: "--expect-status reversed range", arguments: watch(("--expect-status", "300-200")), names: #"--expect-status "300-200": range 300-200 is reversed"#),
+        BadInvocation(name: "--http-header without a colon", arguments: watch(("--http-header", "X-Token")), names: #"--http-header "X-Token": not Name: value"#),
+        BadInvocation(name: "--http-header with an empty name", arguments: watch(("--http-header", ": v")), names: #"--http-header ": v": the header name before the colon is empty"#),
+        BadInvocation(name: "--http-header with a space in the name", arguments: watch(("--http-header", "X Token: v")), names: #"--http-header "X Token: v": the header name may hold only"#),
+        BadInvocation(
+            name: "--http-header with CR LF in the value", arguments: watch(("--http-header", "X-Token: a\r\nInjected: b")),
+            names: #"--http-header "X-Token: a\r\nInjected: b": the value holds a CR, LF or NUL"#
+        ),
+        BadInvocation(name: "bogus --http-method", arguments: watch(("--http-method", "POST")), names: #"--http-method "POST": use GET or HEAD"#),
+        BadInvocation(name: "--expect-body not a regex", arguments: watch(("--expect-body", "green(")), names: #"--expect-body "green(": not a valid regular expression"#),
+        BadInvocation(
+            name: "--expect-body with --http-method HEAD", arguments: watch(("--http-method", "HEAD"), ("--expect-body", "green")),
+            names: #"--expect-body "green": a HEAD response has no body"#
+        ),
+        BadInvocation(
+            name: "unreadable --check-cacert", arguments: watch(("--monitor-url", "https://127.0.0.1:9/"), ("--check-cacert", "/nonexistent/check-ca.pem")),
+            exitStatus: 78, names: #"CA file "/nonexistent/check-ca.pem": cannot read"#
+        ),
         BadInvocation(name: "zero --ttl", arguments: watch(("--ttl", "0s")), names: #"--ttl "0s": must be longer than zero"#),
         BadInvocation(name: "--ttl too short to renew", arguments: watch(("--ttl", "1s")), names: #"--ttl "1s": at least 2s"#),
         BadInvocation(name: "bogus --ready-when", arguments: watch(("--ready-when", "ready")), names: #"--ready-when "ready""#),

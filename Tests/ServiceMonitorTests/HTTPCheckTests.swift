@@ -1,3 +1,4 @@
+import NIOHTTP1
 import ServiceMonitor
 import Testing
 import TestSupport
@@ -209,5 +210,136 @@ struct HTTPCheckTests {
         let error = #expect(throws: BadInput.self) { try Duration(parsingPositive: "0ms", option: "--timeout") }
         #expect(error?.description == #"--timeout "0ms": must be longer than zero"#)
         #expect(error?.exitStatus == .usage)
+    }
+}
+
+/// `--http-header`, `--http-method` and `--expect-body` against real servers on loopback.
+@Suite("HTTP check options", .tags(.fast), .shares(.processDescriptors))
+struct HTTPCheckOptionTests {
+    /// Generous: the figure under test is the verdict, not the time, on a loaded machine.
+    private static let timeout: Duration = .seconds(10)
+
+    private func check(
+        _ server: LoopbackHTTPServer, headers: [String] = [], method: HTTPCheckMethod = .get, expectBody: String? = nil
+    ) async throws -> CheckResult {
+        let configuration = HealthChecker.Configuration(
+            timeout: Self.timeout,
+            headers: try headers.map { text throws(BadInput) in try HTTPCheckHeader(parsing: text) },
+            method: method,
+            expectedBody: try expectBody.map { text throws(BadInput) in try BodyPattern(parsing: text) }
+        )
+        return try await withHealthChecker(target: CheckTarget(parsing: "\(server.baseURL)/health"), configuration: configuration) { checker in
+            await checker.check()
+        }
+    }
+
+    @Test("--http-header values reach the server, in order, and a User-Agent given replaces the default")
+    func headersReachTheServer() async throws {
+        try await withLoopbackHTTPServer(responding: .init(status: 200)) { server in
+            let result = try await self.check(server, headers: ["Authorization: Bearer t0k3n", "X-Probe:  a, b ", "X-Probe: c", "User-Agent: probe/1"])
+            #expect(result.isUp, "\(result)")
+            let head = try #require(server.receivedHeads.first)
+            #expect(head.method == .GET)
+            #expect(head.headers["Authorization"] == ["Bearer t0k3n"])
+            #expect(head.headers["X-Probe"] == ["a, b", "c"])
+            #expect(head.headers["User-Agent"] == ["probe/1"])
+            #expect(head.headers["Connection"] == ["close"])
+        }
+    }
+
+    @Test("without --http-header the request carries the default User-Agent")
+    func defaultUserAgent() async throws {
+        try await withLoopbackHTTPServer(responding: .init(status: 200)) { server in
+            #expect(try await self.check(server).isUp)
+            let head = try #require(server.receivedHeads.first)
+            #expect(head.headers["User-Agent"] == ["service-monitor"])
+        }
+    }
+
+    @Test("--http-method HEAD sends HEAD and is judged by its status")
+    func headMethod() async throws {
+        try await withLoopbackHTTPServer(responding: .init(status: 200, body: "ignored")) { server in
+            let result = try await self.check(server, method: .head)
+            #expect(result.isUp, "\(result)")
+            #expect(server.receivedHeads.map(\.method) == [.HEAD])
+        }
+        try await withLoopbackHTTPServer(responding: .init(status: 503)) { server in
+            let result = try await self.check(server, method: .head)
+            #expect(result.failure?.kind == .unexpectedStatus, "\(result)")
+        }
+    }
+
+    @Test("--expect-body: a matching body is up, another body is down saying it did not match")
+    func bodyMatch() async throws {
+        try await withLoopbackHTTPServer(responding: .init(status: 200, body: #"{"status":"green","nodes":3}"#)) { server in
+            let up = try await self.check(server, expectBody: #""status":"(green|yellow)""#)
+            #expect(up.isUp, "\(up)")
+            #expect(up.detail.hasPrefix("HTTP 200 in "), "\(up.detail)")
+            let down = try await self.check(server, expectBody: #""status":"green","nodes":[4-9]"#)
+            #expect(!down.isUp)
+            #expect(down.failure?.kind == .unexpectedBody, "\(down)")
+            #expect(down.httpStatus == 200)
+            #expect(down.detail.hasSuffix("body did not match --expect-body"), "\(down.detail)")
+        }
+    }
+
+    @Test("--expect-body does not rescue an unexpected status")
+    func statusComesFirst() async throws {
+        try await withLoopbackHTTPServer(responding: .init(status: 503, body: "green")) { server in
+            let result = try await self.check(server, expectBody: "green")
+            #expect(result.failure?.kind == .unexpectedStatus, "\(result)")
+        }
+    }
+
+    @Test("--expect-body judges only the first 64 KiB of a 1 MiB body")
+    func bodyCap() async throws {
+        let filler = String(repeating: "x", count: 1 << 20)
+        try await withLoopbackHTTPServer(responding: .init(status: 200, body: filler + "NEEDLE")) { server in
+            let beyond = try await self.check(server, expectBody: "NEEDLE")
+            #expect(beyond.failure?.kind == .unexpectedBody, "\(beyond)")
+        }
+        // Bytes 65530-65533 say EDGE, inside the cap; PAST straddles its end (65534-65537).
+        let edge = String(repeating: "x", count: 65530) + "EDGE" + "PAST" + filler
+        try await withLoopbackHTTPServer(responding: .init(status: 200, body: edge)) { server in
+            let atTheEdge = try await self.check(server, expectBody: "EDGEPA")
+            #expect(atTheEdge.isUp, "\(atTheEdge)")
+            let pastTheEdge = try await self.check(server, expectBody: "EDGEPAS")
+            #expect(pastTheEdge.failure?.kind == .unexpectedBody, "\(pastTheEdge)")
+        }
+        try await withLoopbackHTTPServer(responding: .init(status: 200, body: String(repeating: "x", count: 60 * 1024) + "NEEDLE" + filler)) { server in
+            let within = try await self.check(server, expectBody: "NEEDLE")
+            #expect(within.isUp, "\(within)")
+        }
+    }
+
+    @Test(
+        "malformed --http-header values are refused, naming the value",
+        arguments: [
+            ("X-Probe", "no colon"), (": v", "name before the colon is empty"), ("X Probe: v", "may hold only"),
+            ("X-Prøbe: v", "may hold only"), ("X-Probe: a\r\nInjected: b", "CR, LF or NUL"), ("X-Probe: a\nb", "CR, LF or NUL"),
+        ]
+    )
+    func malformedHeaders(_ text: String, _ reason: String) throws {
+        let error = try #require(throws: BadInput.self) { try HTTPCheckHeader(parsing: text) }
+        #expect(error.description.hasPrefix("--http-header \(text.debugDescription): "), "\(error)")
+        #expect(error.description.contains(reason), "\(error)")
+        #expect(error.exitStatus == .usage)
+    }
+
+    @Test("--http-method accepts GET and HEAD only; --expect-body refuses an invalid regex and HEAD")
+    func badMethodAndPattern() async throws {
+        #expect(try HTTPCheckMethod(parsing: "HEAD") == .head)
+        let method = try #require(throws: BadInput.self) { try HTTPCheckMethod(parsing: "POST") }
+        #expect(method.description == #"--http-method "POST": use GET or HEAD"#)
+        let pattern = try #require(throws: BadInput.self) { try BodyPattern(parsing: "green(") }
+        #expect(pattern.description.hasPrefix(#"--expect-body "green(": "#), "\(pattern)")
+        #expect(pattern.exitStatus == .usage)
+        let head = try #require(throws: BadInput.self) {
+            _ = try HealthChecker(
+                target: CheckTarget(parsing: "http://127.0.0.1:9/"),
+                configuration: .init(method: .head, expectedBody: BodyPattern(parsing: "green"))
+            )
+        }
+        #expect(head.description.contains("HEAD"), "\(head)")
     }
 }

@@ -39,6 +39,8 @@ public struct CheckFailure: Error, Sendable, CustomStringConvertible {
         case dns
         /// The server answered with a status outside `--expect-status` (3xx redirects included).
         case unexpectedStatus
+        /// The status was expected but the start of the body did not match `--expect-body`.
+        case unexpectedBody
         /// Anything else: connection reset or closed early, unreachable network, cancellation.
         case other
     }

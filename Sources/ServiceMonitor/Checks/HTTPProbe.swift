@@ -14,18 +14,26 @@ import NIOSSL
 struct HTTPProbe: Sendable {
     /// The answer to one request, before it is judged against the expected statuses.
     enum Outcome: Sendable {
-        case responded(status: Int)
+        /// `bodyMatched` is `nil` when no `--expect-body` was given.
+        case responded(status: Int, bodyMatched: Bool?)
         case failed(any Error)
     }
 
     private let client: HTTPClient
     private let target: CheckTarget
     private let userAgent: String
+    private let headers: [HTTPCheckHeader]
+    private let method: HTTPCheckMethod
+    private let expectedBody: BodyPattern?
 
-    /// A health endpoint's body is small; past this much the rest is not worth reading.
-    private static let maximumBodyBytes = 64 * 1024
+    /// A health endpoint's body is small; past this much the rest is not worth reading, and
+    /// `--expect-body` judges only this much.
+    static let maximumBodyBytes = 64 * 1024
 
     init(target: CheckTarget, configuration: HealthChecker.Configuration) throws(BadInput) {
+        if configuration.method == .head, let pattern = configuration.expectedBody {
+            throw .badValue(.invalidValue, option: "--expect-body", value: pattern.source, "a HEAD response has no body (use --http-method GET)")
+        }
         var clientConfiguration = HTTPClient.Configuration(
             tlsConfiguration: target.kind == .https ? try Self.tlsConfiguration(configuration.certificateVerification) : nil,
             redirectConfiguration: .disallow,  // a 3xx is the service's answer, judged like any status
@@ -41,23 +49,42 @@ struct HTTPProbe: Sendable {
         self.client = HTTPClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton, configuration: clientConfiguration)
         self.target = target
         self.userAgent = configuration.userAgent
+        self.headers = configuration.headers
+        self.method = configuration.method
+        self.expectedBody = configuration.expectedBody
     }
 
     func run(timeout: Duration) async -> Outcome {
         var request = HTTPClientRequest(url: self.target.url)
-        request.method = .GET
+        request.method = self.method == .head ? .HEAD : .GET
         request.headers.add(name: "User-Agent", value: self.userAgent)
-        request.headers.add(name: "Connection", value: "close")
+        for header in self.headers {
+            if header.name.lowercased() == "user-agent" {
+                request.headers.replaceOrAdd(name: header.name, value: header.value)
+            } else {
+                request.headers.add(name: header.name, value: header.value)
+            }
+        }
+        request.headers.replaceOrAdd(name: "Connection", value: "close")
         do {
             let response = try await self.client.execute(request, timeout: TimeAmount(checkDuration: timeout))
-            // Read (and discard) a bounded body so the exchange completes cleanly; the caller's
-            // time limit bounds a server that trickles it.
+            // Read a bounded body (kept only when it is to be matched) so the exchange completes
+            // cleanly; the caller's time limit bounds a server that trickles it.
+            var kept = ByteBuffer()
             var received = 0
             for try await chunk in response.body {
-                received += chunk.readableBytes
+                let wanted = min(chunk.readableBytes, Self.maximumBodyBytes - received)
+                if self.expectedBody != nil, let slice = chunk.getSlice(at: chunk.readerIndex, length: wanted) {
+                    kept.writeImmutableBuffer(slice)
+                }
+                received += wanted
                 if received >= Self.maximumBodyBytes { break }
             }
-            return .responded(status: Int(response.status.code))
+            let bodyMatched = self.expectedBody.map { pattern in
+                let text = String(decoding: kept.readableBytesView, as: UTF8.self)
+                return pattern.compiled().map { text.contains($0) } ?? false
+            }
+            return .responded(status: Int(response.status.code), bodyMatched: bodyMatched)
         } catch {
             return .failed(error)
         }

@@ -119,11 +119,15 @@ public final class HealthChecker: Sendable {
             return CheckResult(latency: latency, failure: failure, detail: failure.detail)
         case .finished(.connected):
             return CheckResult(latency: latency, detail: "TCP connect in \(latency.checkDetailText)")
-        case .finished(.responded(let status)):
+        case .finished(.responded(let status, let bodyMatched)):
             let detail = "HTTP \(status) in \(latency.checkDetailText)"
             guard self.configuration.expectedStatus.contains(status) else {
                 let failure = CheckFailure(kind: .unexpectedStatus, detail: detail)
                 return CheckResult(latency: latency, httpStatus: status, failure: failure, detail: detail)
+            }
+            guard bodyMatched != false else {
+                let failure = CheckFailure(kind: .unexpectedBody, detail: "\(detail): body did not match --expect-body")
+                return CheckResult(latency: latency, httpStatus: status, failure: failure, detail: failure.detail)
             }
             return CheckResult(latency: latency, httpStatus: status, detail: detail)
         }
@@ -151,13 +155,13 @@ public func withHealthChecker<Result>(
 
 /// What either probe reported, in one type the time limit can carry.
 private enum ProbeOutcome: Sendable {
-    case responded(status: Int)
+    case responded(status: Int, bodyMatched: Bool?)
     case connected
     case failed(any Error)
 
     init(_ outcome: HTTPProbe.Outcome) {
         switch outcome {
-        case .responded(let status): self = .responded(status: status)
+        case .responded(let status, let bodyMatched): self = .responded(status: status, bodyMatched: bodyMatched)
         case .failed(let error): self = .failed(error)
         }
     }

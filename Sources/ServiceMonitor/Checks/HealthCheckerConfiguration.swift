@@ -13,17 +13,31 @@ extension HealthChecker {
         public var certificateVerification: CertificateVerification
         /// Sent as `User-Agent` so the service's access log shows who is asking.
         public var userAgent: String
+        /// Extra request headers of http(s) checks, sent in this order (a `User-Agent` among them
+        /// replaces ``userAgent``).
+        public var headers: [HTTPCheckHeader]
+        /// The request method of http(s) checks.
+        public var method: HTTPCheckMethod
+        /// What the start of an http(s) body must match to be up; `nil`: the body is not judged.
+        /// Not with ``HTTPCheckMethod/head`` (there is no body).
+        public var expectedBody: BodyPattern?
 
         public init(
             timeout: Duration = .seconds(2),
             expectedStatus: ExpectedStatus = .successful,
             certificateVerification: CertificateVerification = .systemTrustRoots,
-            userAgent: String = "service-monitor"
+            userAgent: String = "service-monitor",
+            headers: [HTTPCheckHeader] = [],
+            method: HTTPCheckMethod = .get,
+            expectedBody: BodyPattern? = nil
         ) {
             self.timeout = timeout
             self.expectedStatus = expectedStatus
             self.certificateVerification = certificateVerification
             self.userAgent = userAgent
+            self.headers = headers
+            self.method = method
+            self.expectedBody = expectedBody
         }
     }
 

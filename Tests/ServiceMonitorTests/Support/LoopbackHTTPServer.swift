@@ -34,6 +34,9 @@ final class LoopbackHTTPServer: Sendable {
     /// The request targets (path and query) received so far, in order.
     var receivedRequests: [String] { self.log.entries }
 
+    /// The request heads (method, target, headers) received so far, in order.
+    var receivedHeads: [HTTPRequestHead] { self.log.heads }
+
     /// Connections accepted so far (a client reusing connections would make fewer than requests).
     var acceptedConnections: Int { self.log.connections }
 
@@ -83,11 +86,12 @@ func withLoopbackHTTPServer<Result>(
 
 /// Request targets and connections seen by a server, shared between its connections.
 final class RequestLog: Sendable {
-    private let storage = Mutex<(requests: [String], connections: Int)>(([], 0))
+    private let storage = Mutex<(requests: [String], heads: [HTTPRequestHead], connections: Int)>(([], [], 0))
 
-    func append(_ uri: String) { self.storage.withLock { $0.requests.append(uri) } }
+    func append(_ head: HTTPRequestHead) { self.storage.withLock { $0.requests.append(head.uri); $0.heads.append(head) } }
     func connectionAccepted() { self.storage.withLock { $0.connections += 1 } }
     var entries: [String] { self.storage.withLock { $0.requests } }
+    var heads: [HTTPRequestHead] { self.storage.withLock { $0.heads } }
     var connections: Int { self.storage.withLock { $0.connections } }
 }
 
@@ -101,6 +105,7 @@ private final class CannedResponder: ChannelInboundHandler {
     private let response: LoopbackHTTPServer.Response
     private let log: RequestLog
     private var keepAlive = true
+    private var isHead = false
 
     init(response: LoopbackHTTPServer.Response, log: RequestLog) {
         self.response = response
@@ -110,8 +115,9 @@ private final class CannedResponder: ChannelInboundHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch self.unwrapInboundIn(data) {
         case .head(let head):
-            self.log.append(head.uri)
+            self.log.append(head)
             self.keepAlive = head.isKeepAlive
+            self.isHead = head.method == .HEAD
         case .body:
             break
         case .end:
@@ -133,8 +139,11 @@ private final class CannedResponder: ChannelInboundHandler {
             return
         }
         context.write(self.wrapOutboundOut(.head(head)), promise: nil)
-        let body = context.channel.allocator.buffer(string: self.response.body)
-        context.write(self.wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
+        // A HEAD response announces the body's length but carries none.
+        if !self.isHead {
+            let body = context.channel.allocator.buffer(string: self.response.body)
+            context.write(self.wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
+        }
         let written = context.writeAndFlush(self.wrapOutboundOut(.end(nil)))
         if !self.keepAlive {
             written.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
