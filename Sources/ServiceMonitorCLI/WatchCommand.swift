@@ -121,6 +121,16 @@ struct WatchCommand: AsyncParsableCommand {
         case (nil, nil):
             throw BadInput(option: "--monitor-url", message: "missing: give --monitor-url or --monitor-command")
         }
+        if target.kind != .http && target.kind != .https {
+            // An option that would be silently ignored is a mistake in the unit file.
+            let httpOnly: [(String, Bool)] = [
+                ("--http-header", !httpHeader.isEmpty), ("--http-method", httpMethod != "GET"),
+                ("--expect-body", expectBody != nil), ("--check-cacert", checkCacert != nil),
+            ]
+            if let (option, _) = httpOnly.first(where: { $0.1 }) {
+                throw BadInput(option: option, message: "applies to http:// and https:// checks only")
+            }
+        }
         let expectedStatus = try ExpectedStatus(parsing: expectStatus)
         let headers = try httpHeader.map { text throws(BadInput) in try HTTPCheckHeader(parsing: text) }
         let method = try HTTPCheckMethod(parsing: httpMethod)
