@@ -125,10 +125,12 @@ struct WatchCommand: AsyncParsableCommand {
             // An option that would be silently ignored is a mistake in the unit file.
             let httpOnly: [(String, Bool)] = [
                 ("--http-header", !httpHeader.isEmpty), ("--http-method", httpMethod != "GET"),
-                ("--expect-body", expectBody != nil), ("--check-cacert", checkCacert != nil),
+                ("--expect-body", expectBody != nil && target.kind != .command),
+                ("--check-cacert", checkCacert != nil),
             ]
             if let (option, _) = httpOnly.first(where: { $0.1 }) {
-                throw BadInput(option: option, message: "applies to http:// and https:// checks only")
+                let checks = option == "--expect-body" ? "http://, https:// and command checks" : "http:// and https:// checks"
+                throw BadInput(option: option, message: "applies to \(checks) only")
             }
         }
         let expectedStatus = try ExpectedStatus(parsing: expectStatus)

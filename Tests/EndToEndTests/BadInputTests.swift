@@ -183,7 +183,8 @@ struct BadInputTests {
         BadInvocation(name: "--monitor-command with --monitor-url", arguments: watch(("--monitor-command", "true")), names: "--monitor-command cannot be given with --monitor-url"),
         BadInvocation(name: "--monitor-command with an unterminated quote", arguments: watch(("--monitor-command", "sh -c 'test -e /x"), without: "--monitor-url"), names: #"--monitor-command "sh -c \'test -e /x": unterminated single quote"#),
         BadInvocation(name: "--monitor-command with an unterminated double quote", arguments: watch(("--monitor-command", #"echo "a"#), without: "--monitor-url"), names: #"--monitor-command "echo \"a": unterminated double quote"#),
-        BadInvocation(name: "--expect-body with --monitor-command", arguments: watch(("--monitor-command", "true"), ("--expect-body", "ok"), without: "--monitor-url"), names: "--expect-body applies to http:// and https:// checks only"),
+        BadInvocation(name: "--expect-body with a tcp check", arguments: watch(("--monitor-url", "tcp://127.0.0.1:9300"), ("--expect-body", "ok")), names: "--expect-body applies to http://, https:// and command checks only"),
+        BadInvocation(name: "--http-method with --monitor-command", arguments: watch(("--monitor-command", "true"), ("--http-method", "HEAD"), without: "--monitor-url"), names: "--http-method applies to http:// and https:// checks only"),
         BadInvocation(name: "--http-header with a tcp check", arguments: watch(("--monitor-url", "tcp://127.0.0.1:9300"), ("--http-header", "X-A: b")), names: "--http-header applies to http:// and https:// checks only"),
         BadInvocation(name: "empty --monitor-command", arguments: watch(("--monitor-command", "  "), without: "--monitor-url"), names: #"--monitor-command "  ": empty command"#),
         // The unit's environment, not the command line: a configuration error, and no "see --help".

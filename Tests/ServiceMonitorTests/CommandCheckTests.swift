@@ -53,6 +53,27 @@ struct CommandCheckTests {
         }
     }
 
+    @Test("with --expect-body, exit 0 is up only when the output matches")
+    func expectedOutput() async throws {
+        let pattern = try BodyPattern(parsing: "state=(Synced|Donor)")
+        func run(_ command: String) async throws -> CheckResult {
+            try await withHealthChecker(
+                target: CheckTarget(parsingCommand: command),
+                configuration: .init(timeout: .seconds(20), expectedBody: pattern)
+            ) { checker in
+                await checker.check()
+            }
+        }
+        let matching = try await run(#"sh -c 'echo node 1; echo state=Synced'"#)
+        #expect(matching.isUp, "\(matching)")
+        let other = try await run("echo state=Joining")
+        #expect(!other.isUp)
+        #expect(other.failure?.kind == .unexpectedBody, "\(other)")
+        #expect(other.detail.hasSuffix(": state=Joining: output did not match --expect-body"), "\(other.detail)")
+        let failed = try await run(#"sh -c 'echo state=Synced; exit 1'"#)
+        #expect(failed.failure?.kind == .other, "a failed command stays a failed command: \(failed)")
+    }
+
     @Test("exit 0 is up and the first line of output is in the detail")
     func exitZeroIsUp() async throws {
         let result = try await check(#"sh -c 'echo; echo "  Synced  "; echo second'"#)

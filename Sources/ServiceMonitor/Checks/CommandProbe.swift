@@ -18,7 +18,8 @@ struct CommandProbe: Sendable {
     static let outputLimit = 64 * 1024
 
     enum Outcome: Sendable {
-        case exited(status: Int32, firstLine: String)
+        /// `output` is the kept output (at most ``outputLimit`` bytes), for `--expect-body`.
+        case exited(status: Int32, firstLine: String, output: [UInt8])
         case signalled(signal: Int32, firstLine: String)
         case timedOut
         case notFound
@@ -85,7 +86,7 @@ struct CommandProbe: Sendable {
             if timedOut { return .timedOut }
             let firstLine = Self.firstLine(of: result.closureResult)
             switch result.terminationStatus {
-            case .exited(let status): return .exited(status: status, firstLine: firstLine)
+            case .exited(let status): return .exited(status: status, firstLine: firstLine, output: result.closureResult)
             case .signaled(let signal): return .signalled(signal: signal, firstLine: firstLine)
             }
         } catch let error as SubprocessError where error.code == .executableNotFound {

@@ -90,9 +90,14 @@ public final class HealthChecker: Sendable {
             line.isEmpty ? text : "\(text): \(line)"
         }
         switch outcome {
-        case .exited(0, let line):
-            return CheckResult(latency: latency, detail: withLine("command exited 0 in \(latency.checkDetailText)", line))
-        case .exited(let status, let line):
+        case .exited(0, let line, let output):
+            let detail = withLine("command exited 0 in \(latency.checkDetailText)", line)
+            if let pattern = self.configuration.expectedBody,
+               !(pattern.compiled().map { String(decoding: output, as: UTF8.self).contains($0) } ?? false) {
+                return down(.unexpectedBody, "\(detail): output did not match --expect-body")
+            }
+            return CheckResult(latency: latency, detail: detail)
+        case .exited(let status, let line, _):
             return down(.other, withLine("command exited \(status)", line))
         case .signalled(let signal, let line):
             return down(.other, withLine("command killed by signal \(signal)", line))
