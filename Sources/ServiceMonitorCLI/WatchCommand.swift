@@ -137,9 +137,6 @@ struct WatchCommand: AsyncParsableCommand {
         let headers = try httpHeader.map { text throws(BadInput) in try HTTPCheckHeader(parsing: text) }
         let method = try HTTPCheckMethod(parsing: httpMethod)
         let expectedBody = try expectBody.map { text throws(BadInput) in try BodyPattern(parsing: text) }
-        if method == .head, let expectBody {
-            throw BadInput.badValue(.invalidValue, option: "--expect-body", value: expectBody, "a HEAD response has no body (use --http-method GET)")
-        }
         let info = try serviceInfo.map(ServiceInfo.init(parsing:)) ?? .defaultInfo(for: serviceID)
         let interval = try Duration(parsingPositive: interval, option: "--interval")
         let timeout = try Duration(parsingPositive: timeout, option: "--timeout")
@@ -148,14 +145,16 @@ struct WatchCommand: AsyncParsableCommand {
         guard let readyWhen = ReadyWhen(rawValue: readyWhen) else {
             throw BadInput(option: "--ready-when", message: "\(readyWhen.debugDescription): use started or healthy")
         }
+        let checks = HealthChecker.Configuration(
+            timeout: timeout, expectedStatus: expectedStatus,
+            certificateVerification: checkCacert.map { .trustRootsFile(path: $0) } ?? .systemTrustRoots,
+            headers: headers, method: method, expectedBody: expectedBody
+        )
+        try checks.validateRequest()
         let host = try settings.hostAddress(environment: environment)
         return try MonitorConfiguration(
             label: label, serviceID: serviceID, host: host, info: info, target: target,
-            checks: HealthChecker.Configuration(
-                timeout: timeout, expectedStatus: expectedStatus,
-                certificateVerification: checkCacert.map { .trustRootsFile(path: $0) } ?? .systemTrustRoots,
-                headers: headers, method: method, expectedBody: expectedBody
-            ),
+            checks: checks,
             interval: interval, thresholds: thresholds, ttl: ttl, readyWhen: readyWhen,
             commandTimeout: settings.commandTimeout, releasesStartupLease: !noReleaseLease
         )

@@ -158,7 +158,8 @@ private final class RunState: Sendable {
 }
 
 extension Substring {
-    fileprivate var trimmingBlanks: Substring {
+    /// Without the spaces and tabs at either end.
+    var trimmingBlanks: Substring {
         var result = self
         while let first = result.first, first == " " || first == "\t" { result.removeFirst() }
         while let last = result.last, last == " " || last == "\t" { result.removeLast() }

@@ -31,9 +31,7 @@ struct HTTPProbe: Sendable {
     static let maximumBodyBytes = 64 * 1024
 
     init(target: CheckTarget, configuration: HealthChecker.Configuration) throws(BadInput) {
-        if configuration.method == .head, let pattern = configuration.expectedBody {
-            throw .badValue(.invalidValue, option: "--expect-body", value: pattern.source, "a HEAD response has no body (use --http-method GET)")
-        }
+        try configuration.validateRequest()
         var clientConfiguration = HTTPClient.Configuration(
             tlsConfiguration: target.kind == .https ? try Self.tlsConfiguration(configuration.certificateVerification) : nil,
             redirectConfiguration: .disallow,  // a 3xx is the service's answer, judged like any status
@@ -80,10 +78,7 @@ struct HTTPProbe: Sendable {
                 received += wanted
                 if received >= Self.maximumBodyBytes { break }
             }
-            let bodyMatched = self.expectedBody.map { pattern in
-                let text = String(decoding: kept.readableBytesView, as: UTF8.self)
-                return pattern.compiled().map { text.contains($0) } ?? false
-            }
+            let bodyMatched = self.expectedBody.map { $0.matches(kept.readableBytesView) }
             return .responded(status: Int(response.status.code), bodyMatched: bodyMatched)
         } catch {
             return .failed(error)

@@ -21,7 +21,7 @@ public struct HTTPCheckHeader: Sendable, Hashable {
             throw .badValue(.invalidValue, option: "--http-header", value: text, "the value holds a CR, LF or NUL")
         }
         self.name = name
-        self.value = String(value.drop { $0 == " " || $0 == "\t" }.reversed().drop { $0 == " " || $0 == "\t" }.reversed())
+        self.value = String(value.trimmingBlanks)
     }
 
     private static func isTokenCharacter(_ scalar: Unicode.Scalar) -> Bool {
@@ -63,9 +63,11 @@ public struct BodyPattern: Sendable, Hashable, CustomStringConvertible {
         self.source = source
     }
 
-    /// The compiled expression; `source` was validated by the initializer.
-    func compiled() -> Regex<AnyRegexOutput>? {
-        try? Regex(self.source)
+    /// Whether the expression is found anywhere in `bytes` (read as UTF-8). `source` was
+    /// validated by the initializer.
+    func matches(_ bytes: some Collection<UInt8>) -> Bool {
+        guard let regex = try? Regex(self.source) else { return false }
+        return String(decoding: bytes, as: UTF8.self).contains(regex)
     }
 
     public var description: String { self.source }

@@ -20,9 +20,16 @@ public final class HealthChecker: Sendable {
     public let configuration: Configuration
 
     private enum Probe: Sendable {
+        /// Bounded from outside by the configured timeout.
+        case timeLimited(TimeLimitedProbe)
+        /// Bounds itself: at the timeout it kills the command's process group and reaps it,
+        /// which a time limit from outside could not wait for.
+        case command(CommandProbe)
+    }
+
+    private enum TimeLimitedProbe: Sendable {
         case http(HTTPProbe)
         case tcp(TCPProbe)
-        case command(CommandProbe)
     }
 
     private let probe: Probe
@@ -36,9 +43,9 @@ public final class HealthChecker: Sendable {
         self.classifier = FailureClassifier(timeout: configuration.timeout, host: target.host)
         switch target.kind {
         case .http, .https:
-            self.probe = .http(try HTTPProbe(target: target, configuration: configuration))
+            self.probe = .timeLimited(.http(try HTTPProbe(target: target, configuration: configuration)))
         case .tcp:
-            self.probe = .tcp(TCPProbe(target: target))
+            self.probe = .timeLimited(.tcp(TCPProbe(target: target)))
         case .command:
             self.probe = .command(CommandProbe(words: target.command))
         }
@@ -49,11 +56,13 @@ public final class HealthChecker: Sendable {
     public func check() async -> CheckResult {
         let clock = ContinuousClock()
         let start = clock.now
-        if case .command(let command) = self.probe {
-            // The command probe bounds itself: at the timeout it kills the command's process
-            // group and reaps it, which a time limit from outside could not wait for.
+        let probe: TimeLimitedProbe
+        switch self.probe {
+        case .command(let command):
             let outcome = await command.run(timeout: self.configuration.timeout)
             return self.result(of: outcome, latency: clock.now - start)
+        case .timeLimited(let timeLimited):
+            probe = timeLimited
         }
         // The probes' own timeouts are not enough: AsyncHTTPClient's deadline stops at the
         // response head, and a check must also bound reading the body and any DNS stall, because
@@ -64,7 +73,6 @@ public final class HealthChecker: Sendable {
                 switch probe {
                 case .http(let http): return ProbeOutcome(await http.run(timeout: timeout))
                 case .tcp(let tcp): return ProbeOutcome(await tcp.run(timeout: timeout))
-                case .command(let command): return ProbeOutcome(await command.run(timeout: timeout))
                 }
             }
         } catch {
@@ -77,7 +85,7 @@ public final class HealthChecker: Sendable {
 
     /// Releases the HTTP client. Idempotent; checks after shutdown come back down.
     public func shutdown() async {
-        if case .http(let http) = self.probe {
+        if case .timeLimited(.http(let http)) = self.probe {
             await http.shutdown()
         }
     }
@@ -92,8 +100,7 @@ public final class HealthChecker: Sendable {
         switch outcome {
         case .exited(0, let line, let output):
             let detail = withLine("command exited 0 in \(latency.checkDetailText)", line)
-            if let pattern = self.configuration.expectedBody,
-               !(pattern.compiled().map { String(decoding: output, as: UTF8.self).contains($0) } ?? false) {
+            if let pattern = self.configuration.expectedBody, !pattern.matches(output) {
                 return down(.unexpectedBody, "\(detail): output did not match --expect-body")
             }
             return CheckResult(latency: latency, detail: detail)
@@ -169,11 +176,6 @@ private enum ProbeOutcome: Sendable {
         case .responded(let status, let bodyMatched): self = .responded(status: status, bodyMatched: bodyMatched)
         case .failed(let error): self = .failed(error)
         }
-    }
-
-    init(_ outcome: CommandProbe.Outcome) {
-        // Never used: check() runs the command probe without an outer time limit.
-        self = .failed(CheckFailure(kind: .other, detail: "\(outcome)"))
     }
 
     init(_ outcome: TCPProbe.Outcome) {

@@ -39,6 +39,13 @@ extension HealthChecker {
             self.method = method
             self.expectedBody = expectedBody
         }
+
+        /// Refuses what no request can satisfy: `--expect-body` with HEAD (there is no body).
+        public func validateRequest() throws(BadInput) {
+            if self.method == .head, let pattern = self.expectedBody {
+                throw .badValue(.invalidValue, option: "--expect-body", value: pattern.source, "a HEAD response has no body (use --http-method GET)")
+            }
+        }
     }
 
     /// Certificate verification for https targets. Verification is on unless explicitly skipped.
