@@ -45,7 +45,7 @@ public struct HealthCheckSet: Sendable {
             }
             return results.compactMap { $0 }
         }
-        return Self.combine(zip(self.targets, results), latency: clock.now - start)
+        return Self.combine(Array(zip(self.targets, results)), latency: clock.now - start)
     }
 
     /// Releases every checker's resources. Idempotent.
@@ -59,14 +59,15 @@ public struct HealthCheckSet: Sendable {
         }
     }
 
-    private static func combine(_ checks: some Sequence<(CheckTarget, CheckResult)>, latency: Duration) -> CheckResult {
-        let checks = Array(checks)
-        let failing = checks.filter { !$0.1.isUp }
-        guard let first = failing.first?.1, let firstFailure = first.failure else {
-            let detail = checks.map { "\($0.0): \($0.1.detail)" }.joined(separator: "; ")
-            return CheckResult(latency: latency, httpStatus: checks.lazy.compactMap(\.1.httpStatus).first, detail: detail)
+    private static func combine(_ checks: [(target: CheckTarget, result: CheckResult)], latency: Duration) -> CheckResult {
+        func named(_ checks: [(target: CheckTarget, result: CheckResult)]) -> String {
+            checks.map { "\($0.target): \($0.result.detail)" }.joined(separator: "; ")
         }
-        let detail = failing.map { "\($0.0): \($0.1.detail)" }.joined(separator: "; ")
+        let failing = checks.filter { !$0.result.isUp }
+        guard let first = failing.first?.result, let firstFailure = first.failure else {
+            return CheckResult(latency: latency, httpStatus: checks.lazy.compactMap(\.result.httpStatus).first, detail: named(checks))
+        }
+        let detail = named(failing)
         return CheckResult(
             latency: latency, httpStatus: first.httpStatus,
             failure: CheckFailure(kind: firstFailure.kind, detail: detail, cause: firstFailure.cause), detail: detail
