@@ -25,11 +25,11 @@ struct WatchCommand: AsyncParsableCommand {
 
     @OptionGroup var instance: InstanceOptions
 
-    @Option(help: ArgumentHelp("What to check: http://, https:// (status within --expect-status) or tcp://host:port (connect).", valueName: "url"))
-    var monitorURL: String?
+    @Option(help: ArgumentHelp("What to check: http://, https:// (status within --expect-status) or tcp://host:port (connect). Repeatable; up when every check is.", valueName: "url"))
+    var monitorURL: [String] = []
 
-    @Option(help: ArgumentHelp("Instead of --monitor-url: a command (split by shell quoting rules, no shell) that is up when it exits 0 within --timeout.", valueName: "command"))
-    var monitorCommand: String?
+    @Option(help: ArgumentHelp("A command to check (split by shell quoting rules, no shell), up when it exits 0 within --timeout. Repeatable, also with --monitor-url.", valueName: "command"))
+    var monitorCommand: [String] = []
 
     @Option(help: ArgumentHelp("JSON object published with the record (default {\"name\": \"<service-id>\"}).", valueName: "json"))
     var serviceInfo: String?
@@ -55,7 +55,7 @@ struct WatchCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Request method of http(s) checks: GET or HEAD.", valueName: "method"))
     var httpMethod: String = "GET"
 
-    @Option(help: ArgumentHelp("Regular expression the first 64 KiB of an http(s) body must match.", valueName: "regex"))
+    @Option(help: ArgumentHelp("Regular expression the first 64 KiB of an http(s) body (or a command's output) must match.", valueName: "regex"))
     var expectBody: String?
 
     @Option(help: ArgumentHelp("CA certificates (PEM) that https checks trust instead of the system's.", valueName: "file"))
@@ -80,20 +80,20 @@ struct WatchCommand: AsyncParsableCommand {
         settings.logTarget.bootstrap(identifier: "service-monitor", level: .info)
         let logger = Logger(label: "service-monitor.watch")
         let (backend, backendServices) = try settings.makeBackend(logger: Logger(label: "service-monitor.etcd"))
-        try await withHealthChecker(target: configuration.target, configuration: configuration.checks) { checker in
+        try await withHealthCheckSet(targets: configuration.targets, configuration: configuration.checks) { checks in
             try await run(
-                configuration, checker: checker, watchdog: watchdog,
+                configuration, checks: checks, watchdog: watchdog,
                 backend: backend, backendServices: backendServices, settings: settings, logger: logger
             )
         }
     }
 
     private func run(
-        _ configuration: MonitorConfiguration, checker: HealthChecker, watchdog: Watchdog?,
+        _ configuration: MonitorConfiguration, checks: HealthCheckSet, watchdog: Watchdog?,
         backend: some StoreBackend, backendServices: [any Service], settings: Settings, logger: Logger
     ) async throws {
         let progress = ProgressSignal()
-        let monitor = Monitor(configuration: configuration, checker: checker, backend: backend, progress: progress, logger: logger)
+        let monitor = Monitor(configuration: configuration, checks: checks, backend: backend, progress: progress, logger: logger)
         // The backend's services come first so graceful shutdown stops them last, after
         // the monitor has deregistered through them.
         var services: [any Service] = backendServices + [monitor]
@@ -112,26 +112,16 @@ struct WatchCommand: AsyncParsableCommand {
     /// written nothing.
     func validate(settings: Settings, environment: [String: String]) throws -> MonitorConfiguration {
         let (label, serviceID) = try instance.validated()
-        let target: CheckTarget
-        switch (monitorURL, monitorCommand) {
-        case (let url?, nil): target = try CheckTarget(parsing: url)
-        case (nil, let command?): target = try CheckTarget(parsingCommand: command)
-        case (_?, _?):
-            throw BadInput(option: "--monitor-command", message: "cannot be given with --monitor-url: choose one check")
-        case (nil, nil):
-            throw BadInput(option: "--monitor-url", message: "missing: give --monitor-url or --monitor-command")
-        }
-        if target.kind != .http && target.kind != .https {
-            // An option that would be silently ignored is a mistake in the unit file.
-            let httpOnly: [(String, Bool)] = [
-                ("--http-header", !httpHeader.isEmpty), ("--http-method", httpMethod != "GET"),
-                ("--expect-body", expectBody != nil && target.kind != .command),
-                ("--check-cacert", checkCacert != nil),
-            ]
-            if let (option, _) = httpOnly.first(where: { $0.1 }) {
-                let checks = option == "--expect-body" ? "http://, https:// and command checks" : "http:// and https:// checks"
-                throw BadInput(option: option, message: "applies to \(checks) only")
-            }
+        let targets = try monitorURL.map { url throws(BadInput) in try CheckTarget(parsing: url) }
+            + monitorCommand.map { command throws(BadInput) in try CheckTarget(parsingCommand: command) }
+        try MonitorConfiguration.requireChecks(targets)
+        // An option no check takes would be silently ignored: a mistake in the unit file.
+        let given: [(CheckOption, Bool)] = [
+            (.httpHeader, !httpHeader.isEmpty), (.httpMethod, httpMethod != "GET"),
+            (.expectBody, expectBody != nil), (.checkCacert, checkCacert != nil),
+        ]
+        for (option, isGiven) in given where isGiven {
+            try option.requireUsed(by: targets)
         }
         let expectedStatus = try ExpectedStatus(parsing: expectStatus)
         let headers = try httpHeader.map { text throws(BadInput) in try HTTPCheckHeader(parsing: text) }
@@ -153,7 +143,7 @@ struct WatchCommand: AsyncParsableCommand {
         try checks.validateRequest()
         let host = try settings.hostAddress(environment: environment)
         return try MonitorConfiguration(
-            label: label, serviceID: serviceID, host: host, info: info, target: target,
+            label: label, serviceID: serviceID, host: host, info: info, targets: targets,
             checks: checks,
             interval: interval, thresholds: thresholds, ttl: ttl, readyWhen: readyWhen,
             commandTimeout: settings.commandTimeout, releasesStartupLease: !noReleaseLease

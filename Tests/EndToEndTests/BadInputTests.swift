@@ -180,12 +180,36 @@ struct BadInputTests {
         BadInvocation(name: "--ttl too short to renew", arguments: watch(("--ttl", "1s")), names: #"--ttl "1s": at least 2s"#),
         BadInvocation(name: "bogus --ready-when", arguments: watch(("--ready-when", "ready")), names: #"--ready-when "ready""#),
         BadInvocation(name: "watch without --monitor-url or --monitor-command", arguments: watch(without: "--monitor-url"), names: "--monitor-url missing: give --monitor-url or --monitor-command"),
-        BadInvocation(name: "--monitor-command with --monitor-url", arguments: watch(("--monitor-command", "true")), names: "--monitor-command cannot be given with --monitor-url"),
         BadInvocation(name: "--monitor-command with an unterminated quote", arguments: watch(("--monitor-command", "sh -c 'test -e /x"), without: "--monitor-url"), names: #"--monitor-command "sh -c \'test -e /x": unterminated single quote"#),
         BadInvocation(name: "--monitor-command with an unterminated double quote", arguments: watch(("--monitor-command", #"echo "a"#), without: "--monitor-url"), names: #"--monitor-command "echo \"a": unterminated double quote"#),
         BadInvocation(name: "--expect-body with a tcp check", arguments: watch(("--monitor-url", "tcp://127.0.0.1:9300"), ("--expect-body", "ok")), names: "--expect-body applies to http://, https:// and command checks only"),
         BadInvocation(name: "--http-method with --monitor-command", arguments: watch(("--monitor-command", "true"), ("--http-method", "HEAD"), without: "--monitor-url"), names: "--http-method applies to http:// and https:// checks only"),
         BadInvocation(name: "--http-header with a tcp check", arguments: watch(("--monitor-url", "tcp://127.0.0.1:9300"), ("--http-header", "X-A: b")), names: "--http-header applies to http:// and https:// checks only"),
+        BadInvocation(
+            name: "--http-header with two tcp checks",
+            arguments: watch(("--monitor-url", "tcp://127.0.0.1:9300"), ("--http-header", "X-A: b")) + ["--monitor-url", "tcp://127.0.0.1:9301"],
+            names: "--http-header applies to http:// and https:// checks only"
+        ),
+        BadInvocation(
+            name: "--check-cacert with a tcp and a command check",
+            arguments: watch(("--monitor-url", "tcp://127.0.0.1:9300"), ("--monitor-command", "true"), ("--check-cacert", "/etc/ssl/certs/ca-certificates.crt")),
+            names: "--check-cacert applies to http:// and https:// checks only"
+        ),
+        BadInvocation(
+            name: "--expect-body with two tcp checks",
+            arguments: watch(("--monitor-url", "tcp://127.0.0.1:9300"), ("--expect-body", "ok")) + ["--monitor-url", "tcp://127.0.0.1:9301"],
+            names: "--expect-body applies to http://, https:// and command checks only"
+        ),
+        BadInvocation(
+            name: "a bad second --monitor-url",
+            arguments: watch(("--monitor-command", "true")) + ["--monitor-url", "tcp://127.0.0.1"],
+            names: #"--monitor-url "tcp://127.0.0.1": tcp:// needs a port"#
+        ),
+        BadInvocation(
+            name: "a bad second --monitor-command",
+            arguments: watch(("--monitor-command", "true")) + ["--monitor-command", "sh -c 'x"],
+            names: #"--monitor-command "sh -c \'x": unterminated single quote"#
+        ),
         BadInvocation(name: "empty --monitor-command", arguments: watch(("--monitor-command", "  "), without: "--monitor-url"), names: #"--monitor-command "  ": empty command"#),
         // The unit's environment, not the command line: a configuration error, and no "see --help".
         BadInvocation(

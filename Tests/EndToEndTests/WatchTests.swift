@@ -88,6 +88,58 @@ struct WatchTests {
         }
     }
 
+    @Test func anHTTPAndACommandCheckMustBothPassAndTheFailingOneIsNamed() async throws {
+        try await EtcdCluster.with(members: 1) { cluster in
+            try await withEtcdClient(.init(endpoints: cluster.clientURLs)) { client in
+                let service = try await StandIn()
+                let label = uniqueLabel("multi")
+                let key = "/service-monitor/\(label)/instances/m-1"
+                let marker = FileManager.default.temporaryDirectory
+                    .appendingPathComponent("service-monitor-\(label)-synced").path
+                defer { try? FileManager.default.removeItem(atPath: marker) }
+                let monitor = try MonitorProcess([
+                    "watch", "--endpoints", cluster.clientURLs[0], "--label", label, "--service-id", "m-1",
+                    "--monitor-url", service.url, "--monitor-command", "test -e \(marker)",
+                    "--interval", "1s", "--timeout", "800ms", "--host-ip", "127.0.0.22", "--log-target", "console",
+                ])
+                func statusDetail() async throws -> String? {
+                    let json = try await Command.run(
+                        try BuildProducts.executable(named: "service-monitor"),
+                        ["status", "--endpoints", cluster.clientURLs[0], "--label", label, "--json"],
+                        environment: ["JOURNAL_STREAM": nil]
+                    )
+                    let report = try JSONSerialization.jsonObject(with: Data(json.standardOutput.utf8)) as? [String: Any]
+                    let labels = report?["labels"] as? [[String: Any]]
+                    let instances = labels?.first?["instances"] as? [[String: Any]]
+                    return instances?.first?["detail"] as? String
+                }
+
+                // The http check passes, the command check does not: down, naming the command.
+                let down = try #require(try await client.waitForRecord(key, "down") { $0?.state == "down" }, "\(monitor.log)")
+                #expect(down.detail == "test -e \(marker): command exited 1", "\(monitor.log)")
+                #expect(try await statusDetail() == "test -e \(marker): command exited 1")
+
+                #expect(FileManager.default.createFile(atPath: marker, contents: Data()))
+                let up = try #require(try await client.waitForRecord(key, "up") { $0?.state == "up" }, "\(monitor.log)")
+                let upDetail = try #require(up.detail)
+                #expect(upDetail.hasPrefix("\(service.url): HTTP 200 in "), "\(upDetail)")
+                #expect(upDetail.contains("; test -e \(marker): command exited 0 in "), "\(upDetail)")
+
+                // Now the http check fails while the command check passes: down, naming the URL only.
+                try service.set(status: 503)
+                let httpDown = try #require(try await client.waitForRecord(key, "down on 503") { $0?.state == "down" }, "\(monitor.log)")
+                let downDetail = try #require(httpDown.detail)
+                #expect(downDetail.hasPrefix("\(service.url): HTTP 503 in "), "\(downDetail)")
+                #expect(!downDetail.contains("test -e"), "\(downDetail)")
+                #expect(try await statusDetail() == downDetail)
+                // The journal entry of the transition names it too.
+                try await eventually("the down entry naming the URL") { monitor.log.contains("m-1 is down: \(service.url): HTTP 503 in ") }
+
+                #expect(try await monitor.terminate() == 0, "\(monitor.log)")
+            }
+        }
+    }
+
     @Test func sighupDeregistersAtOnceLikeSIGTERM() async throws {
         try await EtcdCluster.with(members: 1) { cluster in
             try await withEtcdClient(.init(endpoints: cluster.clientURLs)) { client in

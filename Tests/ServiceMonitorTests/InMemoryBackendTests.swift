@@ -30,11 +30,11 @@ struct InMemoryBackendTests {
         try await withLoopbackHTTPServer(responding: .init(status: 200)) { server in
             let configuration = try MonitorConfiguration(
                 label: label, serviceID: id, host: "127.0.0.1", info: .defaultInfo(for: id),
-                target: try CheckTarget(parsing: server.baseURL + "/health"), checks: .init(timeout: .milliseconds(100)),
+                targets: [try CheckTarget(parsing: server.baseURL + "/health")], checks: .init(timeout: .milliseconds(100)),
                 interval: .milliseconds(200), ttl: .seconds(5), readyWhen: .started, commandTimeout: .seconds(2)
             )
-            try await withHealthChecker(target: configuration.target, configuration: configuration.checks) { checker in
-                let monitor = Monitor(configuration: configuration, checker: checker, backend: backend, progress: ProgressSignal(), logger: logger)
+            try await withHealthCheckSet(targets: configuration.targets, configuration: configuration.checks) { checks in
+                let monitor = Monitor(configuration: configuration, checks: checks, backend: backend, progress: ProgressSignal(), logger: logger)
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     group.addTask { try await monitor.run() }
                     try await untilInstances(of: backend) { $0.map(\.state) == [.up] }

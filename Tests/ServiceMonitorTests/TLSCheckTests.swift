@@ -52,6 +52,20 @@ struct TLSCheckTests {
         }
     }
 
+    @Test("a trusted certificate for another host name is a TLS failure that says so, unlike an untrusted one")
+    func hostNameMismatchIsTLSFailure() async throws {
+        let authority = try await self.authority()
+        try await withLoopbackHTTPServer(responding: .init(status: 200), tls: authority.elsewhereServerContext()) { server in
+            let configuration = HealthChecker.Configuration(certificateVerification: .trustRootsFile(path: authority.caFile))
+            try await withHealthChecker(target: CheckTarget(parsing: "https://localhost:\(server.port)/"), configuration: configuration) { checker in
+                let result = await checker.check()
+                #expect(result.failure?.kind == .tls, "\(result)")
+                #expect(result.detail == "TLS: certificate does not match the host name", "\(result.detail)")
+            }
+            #expect(server.receivedRequests.isEmpty)
+        }
+    }
+
     @Test("skipping verification accepts the untrusted certificate")
     func skippedVerificationIsUp() async throws {
         let authority = try await self.authority()

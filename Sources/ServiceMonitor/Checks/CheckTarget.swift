@@ -5,7 +5,7 @@
 /// percent-encodes stray characters: a typo in a unit file should be reported, not probed.
 public struct CheckTarget: Sendable, Hashable, CustomStringConvertible {
     /// How the target is checked.
-    public enum Kind: String, Sendable, Hashable {
+    public enum Kind: String, Sendable, Hashable, CaseIterable {
         /// GET over plain HTTP/1.1; up when the status is expected.
         case http
         /// GET over HTTP/1.1 in TLS; up when the certificate verifies and the status is expected.

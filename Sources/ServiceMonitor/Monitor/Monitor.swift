@@ -12,7 +12,8 @@ public import Systemd
 /// at once (etcd: revoking the lease).
 public struct Monitor<Backend: StoreBackend>: Service {
     public let configuration: MonitorConfiguration
-    public let checker: HealthChecker
+    /// The instance's checks; one round of them is one result.
+    public let checks: HealthCheckSet
     public let backend: Backend
     public let progress: ProgressSignal
     public var notifier: Notifier
@@ -20,14 +21,14 @@ public struct Monitor<Backend: StoreBackend>: Service {
 
     public init(
         configuration: MonitorConfiguration,
-        checker: HealthChecker,
+        checks: HealthCheckSet,
         backend: Backend,
         progress: ProgressSignal,
         notifier: Notifier = Notifier(),
         logger: Logger
     ) {
         self.configuration = configuration
-        self.checker = checker
+        self.checks = checks
         self.backend = backend
         self.progress = progress
         self.notifier = notifier
@@ -69,7 +70,7 @@ public struct Monitor<Backend: StoreBackend>: Service {
         let clock = ContinuousClock()
         while !Task.isCancelled {
             let started = clock.now
-            let result = await checker.check()
+            let result = await checks.check()
             progress.beat()
             let transition = health.record(result)
             let current = health.current

@@ -13,8 +13,8 @@ public struct MonitorConfiguration: Sendable {
     public let serviceID: ServiceID
     public let host: String
     public let info: ServiceInfo
-    /// What is checked.
-    public let target: CheckTarget
+    /// What is checked, in the order given (at least one): up when every check is.
+    public let targets: [CheckTarget]
     /// How each check is made; its timeout is shorter than ``interval``.
     public let checks: HealthChecker.Configuration
     /// Between check starts.
@@ -32,12 +32,19 @@ public struct MonitorConfiguration: Sendable {
     /// The shortest `--ttl` a keep-alive renews in time.
     public static let minimumTTL = Duration.seconds(2)
 
+    /// Refuses an instance without checks.
+    public static func requireChecks(_ targets: [CheckTarget]) throws(BadInput) {
+        guard targets.isEmpty else { return }
+        throw BadInput(option: "--monitor-url", message: "missing: give --monitor-url or --monitor-command")
+    }
+
     /// Durations are positive (the command line parses them so); this checks how they relate.
     public init(
         label: Label, serviceID: ServiceID, host: String, info: ServiceInfo,
-        target: CheckTarget, checks: HealthChecker.Configuration = .defaults, interval: Duration, thresholds: HealthThresholds = .defaults,
+        targets: [CheckTarget], checks: HealthChecker.Configuration = .defaults, interval: Duration, thresholds: HealthThresholds = .defaults,
         ttl: Duration, readyWhen: ReadyWhen, commandTimeout: Duration, releasesStartupLease: Bool = true
     ) throws(BadInput) {
+        try Self.requireChecks(targets)
         guard checks.timeout < interval else {
             throw BadInput(
                 option: "--timeout",
@@ -54,7 +61,7 @@ public struct MonitorConfiguration: Sendable {
         self.serviceID = serviceID
         self.host = host
         self.info = info
-        self.target = target
+        self.targets = targets
         self.checks = checks
         self.interval = interval
         self.thresholds = thresholds

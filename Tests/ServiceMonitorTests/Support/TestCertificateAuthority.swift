@@ -3,12 +3,15 @@ import NIOSSL
 import TestSupport
 
 /// A throwaway PKI made with the `openssl` CLI in a temporary directory: a CA and a server
-/// certificate it signed for 127.0.0.1 and localhost. Made once per test process.
+/// certificate it signed for 127.0.0.1 and localhost, and one for another name only (to see a
+/// host-name mismatch). Made once per test process.
 struct TestCertificateAuthority: Sendable {
     let directory: String
     var caFile: String { "\(self.directory)/ca.pem" }
     var serverCertificateFile: String { "\(self.directory)/server.pem" }
     var serverKeyFile: String { "\(self.directory)/server-key.pem" }
+    /// Signed by the same CA for `elsewhere.invalid` only: not for 127.0.0.1 or localhost.
+    var elsewhereCertificateFile: String { "\(self.directory)/elsewhere.pem" }
 
     /// Generated on first use and shared by every TLS test in the process.
     static func shared() async throws -> TestCertificateAuthority {
@@ -52,8 +55,17 @@ struct TestCertificateAuthority: Sendable {
 
     /// A server TLS context presenting the signed certificate.
     func serverContext() throws -> NIOSSLContext {
+        try self.serverContext(presenting: self.serverCertificateFile)
+    }
+
+    /// A server TLS context presenting a certificate the CA signed for another host name.
+    func elsewhereServerContext() throws -> NIOSSLContext {
+        try self.serverContext(presenting: self.elsewhereCertificateFile)
+    }
+
+    private func serverContext(presenting certificateFile: String) throws -> NIOSSLContext {
         let configuration = TLSConfiguration.makeServerConfiguration(
-            certificateChain: try NIOSSLCertificate.fromPEMFile(self.serverCertificateFile).map { .certificate($0) },
+            certificateChain: try NIOSSLCertificate.fromPEMFile(certificateFile).map { .certificate($0) },
             privateKey: .privateKey(try NIOSSLPrivateKey(file: self.serverKeyFile, format: .pem))
         )
         return try NIOSSLContext(configuration: configuration)
@@ -79,6 +91,18 @@ struct TestCertificateAuthority: Sendable {
         try await self.openssl([
             "x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca-key.pem", "-CAcreateserial",
             "-days", "2", "-extfile", "server.ext", "-out", "server.pem",
+        ])
+        // The same key, certified for a name no test connects to.
+        try """
+            basicConstraints=CA:FALSE
+            keyUsage=digitalSignature,keyEncipherment
+            extendedKeyUsage=serverAuth
+            subjectAltName=DNS:elsewhere.invalid
+
+            """.write(toFile: "\(self.directory)/elsewhere.ext", atomically: true, encoding: .utf8)
+        try await self.openssl([
+            "x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca-key.pem", "-CAcreateserial",
+            "-days", "2", "-extfile", "elsewhere.ext", "-out", "elsewhere.pem",
         ])
     }
 
