@@ -124,6 +124,8 @@ socket                 = $node/mysqld.sock
 CNF
     : > "$node/handed"
     chown -R mysql:mysql "$node"
+    runuser -u mysql -- test -w "$node/data" \
+        || die "user mysql cannot write $node/data: every directory above it must be searchable (chmod o+x)"
     # With wsrep off: a minimal configuration, not the node's.
     mariadb-install-db --no-defaults --user=mysql --datadir="$node/data" --skip-test-db --innodb-log-file-size=16M \
         --auth-root-authentication-method=socket >"$node/install-db.log" 2>&1 &
