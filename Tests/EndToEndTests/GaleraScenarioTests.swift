@@ -13,15 +13,11 @@ struct GaleraScenarioTests {
     @Test func threeNodesStartedAtOnceFormOneClusterAndAStoppedNodeRejoinsIt() async throws {
         try await EtcdCluster.with(members: 1) { cluster in
             let galera = try await GaleraNodes(endpoints: cluster.clientURLs[0])
-            do {
+            try await tearingDown(galera.tearDown) {
                 try await withEtcdClient(.init(endpoints: cluster.clientURLs)) { client in
                     try await scenario(galera, client)
                 }
-            } catch {
-                await galera.tearDown()
-                throw error
             }
-            await galera.tearDown()
         }
     }
 
@@ -86,7 +82,10 @@ struct GaleraScenarioTests {
             let acquired = try #require(history.first { $0.isHolder && $0.isPut && $0.serviceID == GaleraNodes.serviceID(instance) })
             let upThen = history.instancesUp(atRevision: acquired.revision).map(GaleraNodes.instance(of:))
             let list = handed[instance - 1]
-            try #require(list.count == 1, "galera-\(instance) started once, was handed \(list)")
+            guard list.count == 1 else {
+                Issue.record("galera-\(instance) started once, was handed \(list)")
+                continue
+            }
             let peers = list[0].isEmpty ? [] : list[0].split(separator: ",").map(String.init)
             let before = order[..<position].map(GaleraNodes.address)
             #expect(peers == before.filter(peers.contains), "galera-\(instance) (#\(position + 1) to start) was handed \(peers), not a part of \(before) in order")
@@ -156,54 +155,35 @@ struct GaleraScenarioTests {
 /// 127.0.0.11–13 (each with its own data directory and socket), against one etcd under a key prefix
 /// of their own.
 struct GaleraNodes: Sendable {
-    static let instances = [1, 2, 3]
+    static let instances = ExampleUnits.instances
     static func address(_ instance: Int) -> String { "127.0.0.1\(instance)" }
     static func serviceID(_ instance: Int) -> String { "galera-\(instance)" }
     static func instance(of serviceID: String) -> Int { Int(serviceID.dropFirst("galera-".count)) ?? 0 }
 
-    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    static let templates = ["galera-lease@.service", "galera@.service", "galera-monitor@.service"]
-
     let prefix: String
     let state: String
-    let unitDirectory: String
+    let units: ExampleUnits
 
-    func main(_ instance: Int) -> String { "galera@\(instance).service" }
-    func lease(_ instance: Int) -> String { "galera-lease@\(instance).service" }
-    func monitor(_ instance: Int) -> String { "galera-monitor@\(instance).service" }
+    func main(_ instance: Int) -> String { units.main(instance) }
+    func monitor(_ instance: Int) -> String { units.monitor(instance) }
     func instanceKey(_ instance: Int) -> String { "\(prefix)/galera/instances/\(Self.serviceID(instance))" }
 
     init(endpoints: String) async throws {
         prefix = "/" + uniqueLabel("galera")
         state = try EtcdTestPaths.makeTemporaryDirectory(prefix: "galera")
-        let runtime = try UserManager.environment()["XDG_RUNTIME_DIR"]!!
-        unitDirectory = runtime + "/systemd/user"
         let arguments = [
-            "--units", unitDirectory, "--state", state,
+            "--state", state,
             "--service-monitor", try BuildProducts.executable(named: "service-monitor"),
             "--endpoints", endpoints, "--prefix", prefix,
             // The shipped monitor checks every 10 s; 1 s keeps the test short.
             "--watch-options", "--interval 1s --timeout 800ms",
         ] + Self.instances.flatMap { ["--instance", "\($0)=\(Self.address($0))"] }
-        let script = Self.repository.appendingPathComponent("scripts/galera-units.sh").path
-        // A run that died half-way may have left nodes behind: the unit names are fixed.
-        await stopAll()
-        let written = try await Command.run(script, arguments, timeout: .seconds(120))
-        guard written.status == 0 else { throw CommandError(description: "galera-units.sh failed: \(written)") }
-        let reload = try await UserManager.systemctl(["daemon-reload"])
-        guard reload.status == 0 else { throw CommandError(description: "daemon-reload failed: \(reload)") }
-    }
-
-    private func stopAll() async {
-        let units = Self.instances.flatMap { [main($0), monitor($0), lease($0)] }
-        _ = try? await UserManager.systemctl(["stop"] + units, timeout: .seconds(120))
-        _ = try? await UserManager.systemctl(["reset-failed"] + units)
+        // (mariadb-install-db initialises the three data directories.)
+        units = try await ExampleUnits.install("galera", script: "galera-units.sh", arguments, timeout: .seconds(120))
     }
 
     func tearDown() async {
-        await stopAll()
-        for template in Self.templates { try? FileManager.default.removeItem(atPath: unitDirectory + "/" + template) }
-        _ = try? await UserManager.systemctl(["daemon-reload"])
+        await units.remove()
         try? FileManager.default.removeItem(atPath: state)
     }
 
