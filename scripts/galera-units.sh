@@ -67,21 +67,11 @@ state=$(cd "$state" && pwd)
 # mysql must reach its node directories.
 chmod o+x "$state"
 
-# Replaces every occurrence of $2 in the variable named $1 by $3, failing when there is none.
-replace() {
-    local -n text=$1
-    [[ $text == *"$2"* ]] || die "$current: expected text not found (did the shipped unit change?): $2"
-    text=${text//"$2"/"$3"}
-}
+# shellcheck source=scripts/example-units.sh
+. "$repository/scripts/example-units.sh"
 
 for name in galera-lease@.service galera@.service galera-monitor@.service; do
-    current=$source_dir/$name
-    [ -f "$current" ] || die "missing shipped unit $current"
-    unit=$(cat "$current"; printf x)
-    unit=${unit%x}
-    replace unit /usr/bin/service-monitor "$service_monitor"
-    replace unit 'EnvironmentFile=-/etc/environment' "EnvironmentFile=$state/instance-%i.env"
-    replace unit 'EnvironmentFile=-/etc/service-monitor/galera.env' "EnvironmentFile=$state/galera.env"
+    read_shipped_unit "$source_dir/$name" galera
     case "$name" in
         galera@.service)
             replace unit 'exec /usr/sbin/mariadbd' \
