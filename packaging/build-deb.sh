@@ -121,6 +121,8 @@ install -m 0644 "$repository"/units/service-monitor-watch@.service "$repository"
 docs=$root/usr/share/doc/service-monitor
 install -d "$docs/examples/elasticsearch"
 install -m 0644 "$repository"/units/examples/elasticsearch/*.service "$docs/examples/elasticsearch/"
+install -d "$docs/examples/galera"
+install -m 0644 "$repository"/units/examples/galera/*.service "$repository"/units/examples/galera/*.cnf "$docs/examples/galera/"
 install -m 0644 "$packaging/example.env" "$docs/example.env"
 install -m 0644 "$packaging/copyright" "$docs/copyright"
 # A native package's changelog, generated from CHANGELOG.md (gzip -n: no timestamp in it).

@@ -59,21 +59,11 @@ done
 [ -x "$stand_in" ] || die "not an executable: $stand_in"
 mkdir -p "$units" "$state"
 
-# Replaces every occurrence of $2 in the variable named $1 by $3, failing when there is none.
-replace() {
-    local -n text=$1
-    [[ $text == *"$2"* ]] || die "$current: expected text not found (did the shipped unit change?): $2"
-    text=${text//"$2"/"$3"}
-}
+# shellcheck source=scripts/example-units.sh
+. "$repository/scripts/example-units.sh"
 
 for name in elasticsearch-lease@.service elasticsearch@.service elasticsearch-monitor@.service; do
-    current=$source_dir/$name
-    [ -f "$current" ] || die "missing shipped unit $current"
-    unit=$(cat "$current"; printf x)
-    unit=${unit%x}
-    replace unit /usr/bin/service-monitor "$service_monitor"
-    replace unit 'EnvironmentFile=-/etc/environment' "EnvironmentFile=$state/instance-%i.env"
-    replace unit 'EnvironmentFile=-/etc/service-monitor/elasticsearch.env' "EnvironmentFile=$state/elasticsearch.env"
+    read_shipped_unit "$source_dir/$name" elasticsearch
     case "$name" in
         elasticsearch@.service)
             # The program: from its exec to the closing quote of the sh -c script.

@@ -13,15 +13,11 @@ struct FleetScenarioTests {
     @Test func threeInstancesStartOneAtATimeDiscoverEachOtherAndLeaveAsTheyShould() async throws {
         try await EtcdCluster.with(members: 1) { cluster in
             let fleet = try await Fleet(endpoints: cluster.clientURLs[0])
-            do {
+            try await tearingDown(fleet.tearDown) {
                 try await withEtcdClient(.init(endpoints: cluster.clientURLs)) { client in
                     try await scenario(fleet, client)
                 }
-            } catch {
-                await fleet.tearDown()
-                throw error
             }
-            await fleet.tearDown()
         }
     }
 
@@ -219,33 +215,28 @@ private enum MessageIDs {
 /// The example's three templates installed into the private user manager for instances 1–3 on
 /// 127.0.0.11–13, against one etcd under a key prefix of their own.
 struct Fleet: Sendable {
-    static let instances = [1, 2, 3]
+    static let instances = ExampleUnits.instances
     static func address(_ instance: Int) -> String { "127.0.0.1\(instance)" }
     static func serviceID(_ instance: Int) -> String { "elasticsearch-\(instance)" }
     static func instance(of serviceID: String) -> Int { Int(serviceID.dropFirst("elasticsearch-".count)) ?? 0 }
 
-    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    static let templates = ["elasticsearch-lease@.service", "elasticsearch@.service", "elasticsearch-monitor@.service"]
-
     let endpoints: String
     let prefix: String
     let state: String
-    let unitDirectory: String
+    let units: ExampleUnits
 
-    func main(_ instance: Int) -> String { "elasticsearch@\(instance).service" }
-    func lease(_ instance: Int) -> String { "elasticsearch-lease@\(instance).service" }
-    func monitor(_ instance: Int) -> String { "elasticsearch-monitor@\(instance).service" }
+    func main(_ instance: Int) -> String { units.main(instance) }
+    func lease(_ instance: Int) -> String { units.lease(instance) }
+    func monitor(_ instance: Int) -> String { units.monitor(instance) }
     func instanceKey(_ instance: Int) -> String { "\(prefix)/elasticsearch/instances/\(Self.serviceID(instance))" }
 
     init(endpoints: String) async throws {
         self.endpoints = endpoints
         prefix = "/" + uniqueLabel("fleet")
         state = try EtcdTestPaths.makeTemporaryDirectory(prefix: "fleet")
-        let runtime = try UserManager.environment()["XDG_RUNTIME_DIR"]!!
-        unitDirectory = runtime + "/systemd/user"
         let httpPort = try EtcdFreePorts.take(1)[0]
         let arguments = [
-            "--units", unitDirectory, "--state", state,
+            "--state", state,
             "--service-monitor", try BuildProducts.executable(named: "service-monitor"),
             "--stand-in", try BuildProducts.executable(named: "stand-in-service"),
             "--endpoints", endpoints, "--prefix", prefix, "--http-port", "\(httpPort)",
@@ -253,25 +244,11 @@ struct Fleet: Sendable {
             // check holds up on a machine busy with the other suites (300 ms did not).
             "--watch-options", "--interval 1s --timeout 800ms",
         ] + Self.instances.flatMap { ["--instance", "\($0)=\(Self.address($0))"] }
-        let script = Self.repository.appendingPathComponent("scripts/fleet-units.sh").path
-        // A run that died half-way may have left instances behind: the unit names are fixed.
-        await stopAll()
-        let written = try await Command.run(script, arguments)
-        guard written.status == 0 else { throw CommandError(description: "fleet-units.sh failed: \(written)") }
-        let reload = try await UserManager.systemctl(["daemon-reload"])
-        guard reload.status == 0 else { throw CommandError(description: "daemon-reload failed: \(reload)") }
-    }
-
-    private func stopAll() async {
-        let units = Self.instances.flatMap { [main($0), monitor($0), lease($0)] }
-        _ = try? await UserManager.systemctl(["stop"] + units)
-        _ = try? await UserManager.systemctl(["reset-failed"] + units)
+        units = try await ExampleUnits.install("elasticsearch", script: "fleet-units.sh", arguments)
     }
 
     func tearDown() async {
-        await stopAll()
-        for template in Self.templates { try? FileManager.default.removeItem(atPath: unitDirectory + "/" + template) }
-        _ = try? await UserManager.systemctl(["daemon-reload"])
+        await units.remove()
         try? FileManager.default.removeItem(atPath: state)
     }
 

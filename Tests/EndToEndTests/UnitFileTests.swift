@@ -9,8 +9,8 @@ struct UnitFileTests {
 
     static var unitFiles: [URL] {
         let units = repository.appendingPathComponent("units")
-        let examples = units.appendingPathComponent("examples/elasticsearch")
-        return [units, examples].flatMap { directory in
+        let examples = ["elasticsearch", "galera"].map { units.appendingPathComponent("examples/" + $0) }
+        return ([units] + examples).flatMap { directory in
             ((try? FileManager.default.contentsOfDirectory(at: directory, includingPropertiesForKeys: nil)) ?? [])
                 .filter { $0.pathExtension == "service" }
         }
@@ -18,7 +18,7 @@ struct UnitFileTests {
 
     @Test func everyUnitPassesSystemdAnalyzeVerify() async throws {
         let files = Self.unitFiles
-        #expect(files.count == 5, "\(files)")
+        #expect(files.count == 8, "\(files)")
         // verify needs an instance name for templates and an executable that exists: instances
         // named @1, pointing at the binary just built. (The man page comes with the package.)
         let directory = try EtcdTestPaths.makeTemporaryDirectory(prefix: "units")
@@ -59,5 +59,32 @@ struct UnitFileTests {
         let leaseExample = try unit("examples/elasticsearch/elasticsearch-lease@.service")
         #expect(leaseExample.contains("\nMachineOf=elasticsearch@%i.service\n"))
         #expect(leaseExample.contains("\nType=oneshot\n"))
+    }
+
+    /// The Galera example: the first node bootstraps (an empty gcomm://), the others join the
+    /// nodes up, and a node is up only once it is Synced.
+    @Test func galeraExampleBootstrapsOnlyFromAnEmptyList() throws {
+        func unit(_ name: String) throws -> String {
+            try String(contentsOf: Self.repository.appendingPathComponent("units/examples/galera/" + name), encoding: .utf8)
+        }
+        let main = try unit("galera@.service")
+        #expect(main.contains("PEERS=$(/usr/bin/service-monitor hosts --label %p) &&"))
+        #expect(main.contains("--wsrep-cluster-address=gcomm://$${PEERS}"))
+        for line in ["Requires=galera-lease@%i.service", "After=galera-lease@%i.service", "Wants=galera-monitor@%i.service", "User=mysql", "Conflicts=galera@*.service"] {
+            #expect(main.contains("\n" + line + "\n"), "\(line)")
+        }
+        let monitor = try unit("galera-monitor@.service")
+        for line in ["BindsTo=galera@%i.service", "After=galera@%i.service", "Type=notify", "WatchdogSec=30s", "MachineOf=galera@%i.service"] {
+            #expect(monitor.contains("\n" + line + "\n"), "\(line)")
+        }
+        #expect(monitor.contains("\"--expect-body=^Synced, wsrep_ready=ON,\""))
+        let lease = try unit("galera-lease@.service")
+        for line in ["Type=oneshot", "RemainAfterExit=yes", "PartOf=galera@%i.service", "MachineOf=galera@%i.service"] {
+            #expect(lease.contains("\n" + line + "\n"), "\(line)")
+        }
+        let configuration = try unit("70-service-monitor-galera.cnf")
+        for setting in ["wsrep_on                 = ON", "wsrep_provider           = /usr/lib/galera/libgalera_smm.so", "binlog_format            = ROW", "wsrep_sst_method         = rsync"] {
+            #expect(configuration.contains("\n" + setting + "\n"), "\(setting)")
+        }
     }
 }
