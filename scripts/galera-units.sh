@@ -93,7 +93,9 @@ for instance in "${instances[@]}"; do
     number=${instance%%=*} address=${instance#*=}
     node=$state/node-$number
     printf 'COREOS_PRIVATE_IPV4=%s\n' "$address" > "$state/instance-$number.env"
-    mkdir -p "$node/data"
+    # Its own temporary directory too: three bootstraps sharing /tmp were seen to lose each
+    # other's temporary tables ("Could not remove temporary table '/tmp/#sql-temptable-…'").
+    mkdir -p "$node/data" "$node/tmp"
     cat > "$node/my.cnf" <<CNF
 !include $state/70-service-monitor-galera.cnf
 
@@ -102,6 +104,7 @@ for instance in "${instances[@]}"; do
 datadir                = $node/data
 socket                 = $node/mysqld.sock
 pid-file               = $node/mysqld.pid
+tmpdir                 = $node/tmp
 bind-address           = $address
 skip-name-resolve
 innodb_buffer_pool_size = 32M
@@ -117,7 +120,7 @@ CNF
     runuser -u mysql -- test -w "$node/data" \
         || die "user mysql cannot write $node/data: every directory above it must be searchable (chmod o+x)"
     # With wsrep off: a minimal configuration, not the node's.
-    mariadb-install-db --no-defaults --user=mysql --datadir="$node/data" --skip-test-db --innodb-log-file-size=16M \
+    mariadb-install-db --no-defaults --user=mysql --datadir="$node/data" --tmpdir="$node/tmp" --skip-test-db --innodb-log-file-size=16M \
         --auth-root-authentication-method=socket >"$node/install-db.log" 2>&1 &
     initialising+=("$!:$node")
 done
