@@ -126,10 +126,14 @@ struct WatchCommand: AsyncParsableCommand {
             let httpOnly: [(String, Bool)] = [
                 ("--http-header", !httpHeader.isEmpty), ("--http-method", httpMethod != "GET"),
                 ("--expect-body", expectBody != nil && target.kind != .command),
-                ("--check-cacert", checkCacert != nil),
+                ("--check-cacert", checkCacert != nil && target.kind != .grpcs),
             ]
             if let (option, _) = httpOnly.first(where: { $0.1 }) {
-                let checks = option == "--expect-body" ? "http://, https:// and command checks" : "http:// and https:// checks"
+                let checks = switch option {
+                case "--expect-body": "http://, https:// and command checks"
+                case "--check-cacert": "https:// and grpcs:// checks"
+                default: "http:// and https:// checks"
+                }
                 throw BadInput(option: option, message: "applies to \(checks) only")
             }
         }
