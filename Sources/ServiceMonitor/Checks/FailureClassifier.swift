@@ -76,6 +76,10 @@ struct FailureClassifier {
         if let transportError = causes.first(where: Self.isTransportError) {
             return self.classify(transportError)
         }
+        // gRPC's resolver error type is not public; it says so only in the message.
+        if causes.contains(where: { ($0 as? RPCError)?.message.hasPrefix("Failed to resolve") == true }) {
+            return self.dnsFailure(error)
+        }
         switch error.code {
         case .deadlineExceeded:
             return self.timedOut(cause: error)
