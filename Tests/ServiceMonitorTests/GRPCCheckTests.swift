@@ -163,6 +163,16 @@ struct GRPCCheckTests {
         #expect(health.askedAbout == ["app.Service"])
     }
 
+    @Test("grpcs verifies the host name too: localhost is in the certificate")
+    func grpcsHostNameInCertificateIsUp() async throws {
+        let authority = try await TestCertificateAuthority.shared()
+        try await withLoopbackGRPCServer(services: [TestHealthService()], tls: authority) { server in
+            let configuration = HealthChecker.Configuration(certificateVerification: .trustRootsFile(path: authority.caFile))
+            let result = try await self.check("grpcs://localhost:\(server.port)", configuration: configuration)
+            #expect(result.isUp, "\(result)")
+        }
+    }
+
     @Test("grpcs without the test CA is a TLS failure, and Check is never called")
     func grpcsUntrustedCAIsTLSFailure() async throws {
         let authority = try await TestCertificateAuthority.shared()
