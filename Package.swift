@@ -82,6 +82,18 @@ let package = Package(
             ],
             swiftSettings: sharedSwiftSettings
         ),
+        // The standard gRPC health protocol (grpc.health.v1), generated from its health.proto by
+        // scripts/generate-health-protos.sh and committed: messages, client and server stubs.
+        // Generated code is public with plain imports, so no InternalImportsByDefault here.
+        .target(
+            name: "GRPCHealthProto",
+            dependencies: [
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
+            exclude: ["health.proto"]
+        ),
         // Health checks, registration, discovery and the startup-lease semaphore, in the
         // product's terms: a store backend (instance registry + startup semaphore) and an
         // in-memory backend. No etcd or AWS types.
@@ -97,6 +109,10 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Subprocess", package: "swift-subprocess"),
                 .product(name: "SystemPackage", package: "swift-system"),
+                // grpc:// and grpcs:// checks.
+                "GRPCHealthProto",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 "Systemd",
                 "Posix",
                 "Racing",
@@ -184,11 +200,14 @@ let package = Package(
             dependencies: [
                 "ServiceMonitor",
                 "TestSupport",
-                // In-process HTTP(S) and TCP servers on loopback for the health-check tests.
+                // In-process HTTP(S), TCP and gRPC servers on loopback for the health-check tests.
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                "GRPCHealthProto",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
             ],
             swiftSettings: sharedSwiftSettings
         ),

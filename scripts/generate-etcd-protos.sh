@@ -7,13 +7,7 @@
 # Needs:
 #   - protoc                      (Debian: protobuf-compiler)
 #   - etcd's protos               (Debian: golang-etcd-server-dev, or ETCD_PROTO_ROOT=<etcd source tree>)
-#   - protoc-gen-swift            (swift-protobuf 1.39.0, product `protoc-gen-swift`)
-#   - protoc-gen-grpc-swift-2     (grpc-swift-protobuf 2.4.1, product `protoc-gen-grpc-swift-2`)
-#
-# To build the two plugins, make a throwaway package outside this repository that depends on
-# swift-protobuf and grpc-swift-protobuf at those versions, then
-#   swift build --product protoc-gen-swift && swift build --product protoc-gen-grpc-swift-2
-# and point PLUGIN_DIR at its .build/debug (or put both on PATH).
+#   - protoc-gen-swift and protoc-gen-grpc-swift-2 (how to build them: scripts/protoc-plugins.sh)
 #
 # etcd's protos carry gogoproto and google.api (grpc-gateway) annotations that only matter to Go;
 # they are stripped here so that protoc needs no extra include files.
@@ -21,22 +15,9 @@ set -euo pipefail
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 proto_root="${ETCD_PROTO_ROOT:-/usr/share/gocode/src/go.etcd.io/etcd}"
-plugin_dir="${PLUGIN_DIR:-}"
 out_dir="$repo_root/Sources/Etcd/Generated"
-
-find_plugin() {
-    local name="$1"
-    if [[ -n "$plugin_dir" && -x "$plugin_dir/$name" ]]; then
-        echo "$plugin_dir/$name"
-    elif command -v "$name" >/dev/null 2>&1; then
-        command -v "$name"
-    else
-        echo "error: $name not found (set PLUGIN_DIR or put it on PATH)" >&2
-        exit 1
-    fi
-}
-swift_plugin="$(find_plugin protoc-gen-swift)"
-grpc_plugin="$(find_plugin protoc-gen-grpc-swift-2)"
+# shellcheck source=protoc-plugins.sh
+source "$repo_root/scripts/protoc-plugins.sh"
 
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT

@@ -25,7 +25,7 @@ struct WatchCommand: AsyncParsableCommand {
 
     @OptionGroup var instance: InstanceOptions
 
-    @Option(help: ArgumentHelp("What to check: http://, https:// (status within --expect-status) or tcp://host:port (connect). Repeatable; up when every check is.", valueName: "url"))
+    @Option(help: ArgumentHelp("What to check: http://, https:// (status within --expect-status), tcp://host:port (connect), or grpc://host:port[/service] and grpcs:// (gRPC health check answers SERVING). Repeatable; up when every check is.", valueName: "url"))
     var monitorURL: [String] = []
 
     @Option(help: ArgumentHelp("A command to check (split by shell quoting rules, no shell), up when it exits 0 within --timeout. Repeatable, also with --monitor-url.", valueName: "command"))
@@ -58,7 +58,7 @@ struct WatchCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Regular expression the first 64 KiB of an http(s) body (or a command's output) must match.", valueName: "regex"))
     var expectBody: String?
 
-    @Option(help: ArgumentHelp("CA certificates (PEM) that https checks trust instead of the system's.", valueName: "file"))
+    @Option(help: ArgumentHelp("CA certificates (PEM) that https and grpcs checks trust instead of the system's.", valueName: "file"))
     var checkCacert: String?
 
     @Option(help: ArgumentHelp("Lease of the record: it vanishes this long after the monitor dies.", valueName: "duration"))

@@ -125,6 +125,11 @@ struct BadInputTests {
         BadInvocation(name: "--monitor-url without a scheme", arguments: watch(("--monitor-url", "127.0.0.1:9200")), names: #"--monitor-url "127.0.0.1:9200": not a URL"#),
         BadInvocation(name: "--monitor-url with ftp://", arguments: watch(("--monitor-url", "ftp://127.0.0.1/")), names: #"--monitor-url "ftp://127.0.0.1/": unsupported scheme "ftp""#),
         BadInvocation(name: "--monitor-url tcp:// without a port", arguments: watch(("--monitor-url", "tcp://127.0.0.1")), names: #"--monitor-url "tcp://127.0.0.1": tcp:// needs a port"#),
+        BadInvocation(name: "--monitor-url grpc:// without a port", arguments: watch(("--monitor-url", "grpc://127.0.0.1")), names: #"--monitor-url "grpc://127.0.0.1": grpc:// needs a port"#),
+        BadInvocation(
+            name: "--monitor-url grpc:// with a bad service name", arguments: watch(("--monitor-url", "grpc://127.0.0.1:50051/a/b")),
+            names: #"--monitor-url "grpc://127.0.0.1:50051/a/b": invalid gRPC service name "a/b""#
+        ),
         BadInvocation(name: "--monitor-url with an empty host", arguments: watch(("--monitor-url", "http:///health")), names: #"--monitor-url "http:///health": missing host"#),
         BadInvocation(name: "--monitor-url with a space in the path", arguments: watch(("--monitor-url", "http://127.0.0.1:9200/a b")), names: #"--monitor-url "http://127.0.0.1:9200/a b""#),
         BadInvocation(name: "--monitor-url with port 0", arguments: watch(("--monitor-url", "http://127.0.0.1:0/")), names: #"--monitor-url "http://127.0.0.1:0/": invalid port "0""#),
@@ -193,7 +198,7 @@ struct BadInputTests {
         BadInvocation(
             name: "--check-cacert with a tcp and a command check",
             arguments: watch(("--monitor-url", "tcp://127.0.0.1:9300"), ("--monitor-command", "true"), ("--check-cacert", "/etc/ssl/certs/ca-certificates.crt")),
-            names: "--check-cacert applies to http:// and https:// checks only"
+            names: "--check-cacert applies to https:// and grpcs:// checks only"
         ),
         BadInvocation(
             name: "--expect-body with two tcp checks",
@@ -209,6 +214,21 @@ struct BadInputTests {
             name: "a bad second --monitor-command",
             arguments: watch(("--monitor-command", "true")) + ["--monitor-command", "sh -c 'x"],
             names: #"--monitor-command "sh -c \'x": unterminated single quote"#
+        ),
+        BadInvocation(name: "--http-header with a grpc check", arguments: watch(("--monitor-url", "grpc://127.0.0.1:50051"), ("--http-header", "X-A: b")), names: "--http-header applies to http:// and https:// checks only"),
+        BadInvocation(name: "--http-method with a grpcs check", arguments: watch(("--monitor-url", "grpcs://127.0.0.1:50051"), ("--http-method", "HEAD")), names: "--http-method applies to http:// and https:// checks only"),
+        BadInvocation(name: "--expect-body with a grpc check", arguments: watch(("--monitor-url", "grpc://127.0.0.1:50051"), ("--expect-body", "ok")), names: "--expect-body applies to http://, https:// and command checks only"),
+        BadInvocation(
+            name: "--check-cacert with a plain http check", arguments: watch(("--monitor-url", "http://127.0.0.1:9200/"), ("--check-cacert", "/etc/ssl/certs/ca-certificates.crt")),
+            names: "--check-cacert applies to https:// and grpcs:// checks only"
+        ),
+        BadInvocation(
+            name: "--check-cacert with a plaintext grpc check", arguments: watch(("--monitor-url", "grpc://127.0.0.1:50051"), ("--check-cacert", "/etc/ssl/certs/ca-certificates.crt")),
+            names: "--check-cacert applies to https:// and grpcs:// checks only"
+        ),
+        BadInvocation(
+            name: "unreadable --check-cacert with a grpcs check", arguments: watch(("--monitor-url", "grpcs://127.0.0.1:9"), ("--check-cacert", "/nonexistent/check-ca.pem")),
+            exitStatus: 78, names: #"CA file "/nonexistent/check-ca.pem": cannot read"#
         ),
         BadInvocation(name: "empty --monitor-command", arguments: watch(("--monitor-command", "  "), without: "--monitor-url"), names: #"--monitor-command "  ": empty command"#),
         // The unit's environment, not the command line: a configuration error, and no "see --help".

@@ -140,6 +140,49 @@ struct WatchTests {
         }
     }
 
+    /// etcd serves the standard gRPC health service (`""` is SERVING), so its members are real
+    /// gRPC servers to check: over plaintext, in TLS with `--check-cacert`, and about a service
+    /// etcd does not know.
+    @Test func grpcChecksAskARealServersHealthService() async throws {
+        let certificates = try await EtcdTestCertificates.make()
+        defer { certificates.remove() }
+        let tls = EtcdCluster.TLS(certificates: certificates, requireClientCertificates: false)
+        try await EtcdCluster.with(members: 1) { cluster in
+            try await EtcdCluster.with(members: 1, tls: tls) { secureCluster in
+                try await withEtcdClient(.init(endpoints: cluster.clientURLs)) { client in
+                    let label = uniqueLabel("grpc")
+                    let plain = cluster.clientURLs[0].replacing("http://", with: "grpc://", maxReplacements: 1)
+                    let secure = secureCluster.clientURLs[0].replacing("https://", with: "grpcs://", maxReplacements: 1)
+                    let checks: [(id: String, arguments: [String])] = [
+                        ("grpc-1", ["--monitor-url", plain]),
+                        ("grpc-2", ["--monitor-url", secure, "--check-cacert", certificates.caFile]),
+                        ("grpc-3", ["--monitor-url", "\(plain)/no.Such.Service"]),
+                    ]
+                    var monitors: [MonitorProcess] = []
+                    for check in checks {
+                        monitors.append(try MonitorProcess([
+                            "watch", "--endpoints", cluster.clientURLs[0], "--label", label, "--service-id", check.id,
+                            "--interval", "2s", "--timeout", "1s", "--host-ip", "127.0.0.31", "--log-target", "console",
+                        ] + check.arguments))
+                    }
+                    let log = { monitors.map(\.log).joined(separator: "\n") }
+                    let key = { (id: String) in "/service-monitor/\(label)/instances/\(id)" }
+
+                    let plainUp = try #require(try await client.waitForRecord(key("grpc-1"), "grpc up") { $0?.state == "up" }, "\(log())")
+                    #expect(plainUp.detail?.hasPrefix("gRPC SERVING in ") == true, "\(String(describing: plainUp.detail))")
+                    let secureUp = try #require(try await client.waitForRecord(key("grpc-2"), "grpcs up") { $0?.state == "up" }, "\(log())")
+                    #expect(secureUp.detail?.hasPrefix("gRPC SERVING in ") == true, "\(String(describing: secureUp.detail))")
+                    let unknown = try #require(try await client.waitForRecord(key("grpc-3"), "unknown service down") { $0?.state == "down" }, "\(log())")
+                    #expect(unknown.detail?.hasPrefix("gRPC not found: ") == true, "\(String(describing: unknown.detail))")
+
+                    for monitor in monitors {
+                        #expect(try await monitor.terminate() == 0, "\(monitor.log)")
+                    }
+                }
+            }
+        }
+    }
+
     @Test func sighupDeregistersAtOnceLikeSIGTERM() async throws {
         try await EtcdCluster.with(members: 1) { cluster in
             try await withEtcdClient(.init(endpoints: cluster.clientURLs)) { client in

@@ -24,6 +24,11 @@ struct CheckTargetParsingTests {
         .init(input: "tcp://127.0.0.1:5432", kind: .tcp, host: "127.0.0.1", port: 5432, pathAndQuery: ""),
         .init(input: "tcp://[fe80::1]:22/", kind: .tcp, host: "fe80::1", port: 22, pathAndQuery: ""),
         .init(input: "tcp://redis:65535", kind: .tcp, host: "redis", port: 65535, pathAndQuery: ""),
+        .init(input: "grpc://127.0.0.1:50051", kind: .grpc, host: "127.0.0.1", port: 50051, pathAndQuery: ""),
+        .init(input: "grpc://127.0.0.1:50051/", kind: .grpc, host: "127.0.0.1", port: 50051, pathAndQuery: ""),
+        .init(input: "GRPCS://Etcd-1.Internal:2379/etcdserverpb.KV", kind: .grpcs, host: "etcd-1.internal", port: 2379, pathAndQuery: "/etcdserverpb.KV"),
+        .init(input: "grpc://[::1]:9090/my_app.Health-v2", kind: .grpc, host: "::1", port: 9090, pathAndQuery: "/my_app.Health-v2"),
+        .init(input: "grpc://h:1/svc#ignored", kind: .grpc, host: "h", port: 1, pathAndQuery: "/svc"),
     ]
 
     @Test("valid URLs", arguments: Self.valid)
@@ -40,6 +45,15 @@ struct CheckTargetParsingTests {
         #expect(try CheckTarget(parsing: "HTTP://Host").url == "http://host:80/")
         #expect(try CheckTarget(parsing: "http://[::1]:81/a?b").url == "http://[::1]:81/a?b")
         #expect(try CheckTarget(parsing: "tcp://h:1").description == "tcp://h:1")
+        #expect(try CheckTarget(parsing: "grpc://H:1/").url == "grpc://h:1")
+        #expect(try CheckTarget(parsing: "grpcs://[::1]:1/a.B").url == "grpcs://[::1]:1/a.B")
+    }
+
+    @Test("a grpc(s) URL's path without its '/' is the service the health check asks about")
+    func grpcService() throws {
+        #expect(try CheckTarget(parsing: "grpc://h:1/db.Primary").grpcService == "db.Primary")
+        #expect(try CheckTarget(parsing: "grpcs://h:1/").grpcService == "")
+        #expect(try CheckTarget(parsing: "grpc://h:1").grpcService == "")
     }
 
     struct Invalid: Sendable, CustomTestStringConvertible {
@@ -51,9 +65,9 @@ struct CheckTargetParsingTests {
 
     static let invalid: [Invalid] = [
         .init(input: "ftp://x", code: .unsupportedScheme,
-              message: #"--monitor-url "ftp://x": unsupported scheme "ftp" (use http, https or tcp)"#),
+              message: #"--monitor-url "ftp://x": unsupported scheme "ftp" (use http, https, tcp, grpc or grpcs)"#),
         .init(input: "udp://127.0.0.1:53", code: .unsupportedScheme,
-              message: #"--monitor-url "udp://127.0.0.1:53": unsupported scheme "udp" (use http, https or tcp)"#),
+              message: #"--monitor-url "udp://127.0.0.1:53": unsupported scheme "udp" (use http, https, tcp, grpc or grpcs)"#),
         .init(input: "", code: .malformedURL, message: #"--monitor-url "": empty URL"#),
         .init(input: "127.0.0.1:9200", code: .malformedURL,
               message: #"--monitor-url "127.0.0.1:9200": not a URL, expected scheme://host[:port][/path]"#),
@@ -82,6 +96,14 @@ struct CheckTargetParsingTests {
         .init(input: "http://h/a|b", code: .malformedURL, message: #"--monitor-url "http://h/a|b": invalid character "|" in the path"#),
         .init(input: "http://h/%zz", code: .malformedURL, message: #"--monitor-url "http://h/%zz": invalid percent-escape in the path"#),
         .init(input: "tcp://h:1/path", code: .malformedURL, message: #"--monitor-url "tcp://h:1/path": tcp:// takes no path or query, found "/path""#),
+        .init(input: "grpc://127.0.0.1", code: .invalidPort,
+              message: #"--monitor-url "grpc://127.0.0.1": grpc:// needs a port, e.g. grpc://127.0.0.1:50051"#),
+        .init(input: "grpcs://h/svc", code: .invalidPort, message: #"--monitor-url "grpcs://h/svc": grpcs:// needs a port, e.g. grpcs://127.0.0.1:50051"#),
+        .init(input: "grpc://h:1/a/b", code: .malformedURL, message: #"--monitor-url "grpc://h:1/a/b": invalid gRPC service name "a/b""#),
+        .init(input: "grpc://h:1/a%20b", code: .malformedURL, message: #"--monitor-url "grpc://h:1/a%20b": invalid gRPC service name "a%20b""#),
+        .init(input: "grpc://h:1/.svc", code: .malformedURL, message: #"--monitor-url "grpc://h:1/.svc": invalid gRPC service name ".svc""#),
+        .init(input: "grpc://h:1//", code: .malformedURL, message: #"--monitor-url "grpc://h:1//": invalid gRPC service name "/""#),
+        .init(input: "grpc://h:1/svc?x=1", code: .malformedURL, message: #"--monitor-url "grpc://h:1/svc?x=1": gRPC URLs take no query, found "/svc?x=1""#),
     ]
 
     @Test("invalid URLs are bad input naming the value", arguments: Self.invalid)
@@ -97,7 +119,7 @@ struct CheckTargetParsingTests {
     @Test("the error message is one line and quotes the exact value")
     func messageShape() throws {
         let error = try #require(throws: BadInput.self) { try CheckTarget(parsing: "ftp://x") }
-        #expect(error.description == #"--monitor-url "ftp://x": unsupported scheme "ftp" (use http, https or tcp)"#)
+        #expect(error.description == #"--monitor-url "ftp://x": unsupported scheme "ftp" (use http, https, tcp, grpc or grpcs)"#)
         #expect(!error.message.contains("\n"))
     }
 }

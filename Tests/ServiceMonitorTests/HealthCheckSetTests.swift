@@ -139,16 +139,19 @@ struct HealthCheckSetTests {
 @Suite("Which checks take which options", .tags(.fast))
 struct CheckOptionTests {
     @Test func eachKindStatesTheOptionsItTakes() {
-        #expect(CheckTarget.Kind.http.options == [.httpHeader, .httpMethod, .expectBody, .checkCacert])
+        #expect(CheckTarget.Kind.http.options == [.httpHeader, .httpMethod, .expectBody])
         #expect(CheckTarget.Kind.https.options == [.httpHeader, .httpMethod, .expectBody, .checkCacert])
         #expect(CheckTarget.Kind.tcp.options == [])
+        #expect(CheckTarget.Kind.grpc.options == [])
+        #expect(CheckTarget.Kind.grpcs.options == [.checkCacert])
         #expect(CheckTarget.Kind.command.options == [.expectBody])
     }
 
     @Test(arguments: [
         (CheckOption.httpHeader, ["tcp://127.0.0.1:1", "tcp://127.0.0.1:2"], [], "--http-header applies to http:// and https:// checks only"),
         (CheckOption.httpMethod, [], ["true"], "--http-method applies to http:// and https:// checks only"),
-        (CheckOption.checkCacert, ["tcp://127.0.0.1:1"], ["true"], "--check-cacert applies to http:// and https:// checks only"),
+        (CheckOption.checkCacert, ["tcp://127.0.0.1:1"], ["true"], "--check-cacert applies to https:// and grpcs:// checks only"),
+        (CheckOption.checkCacert, ["http://127.0.0.1:1/", "grpc://127.0.0.1:2"], [], "--check-cacert applies to https:// and grpcs:// checks only"),
         (CheckOption.expectBody, ["tcp://127.0.0.1:1"], [], "--expect-body applies to http://, https:// and command checks only"),
     ])
     func refusedWhenNoCheckTakesIt(_ option: CheckOption, _ urls: [String], _ commands: [String], _ message: String) throws {
@@ -162,10 +165,13 @@ struct CheckOptionTests {
     func acceptedWhenOneCheckTakesIt() throws {
         let tcp = try CheckTarget(parsing: "tcp://127.0.0.1:1")
         let http = try CheckTarget(parsing: "http://127.0.0.1:1/")
+        let https = try CheckTarget(parsing: "https://127.0.0.1:1/")
         let command = try CheckTarget(parsingCommand: "true")
-        for option in [CheckOption.httpHeader, .httpMethod, .checkCacert, .expectBody] {
+        for option in [CheckOption.httpHeader, .httpMethod, .expectBody] {
             try option.requireUsed(by: [tcp, http])
         }
+        try CheckOption.checkCacert.requireUsed(by: [http, https])
+        try CheckOption.checkCacert.requireUsed(by: [tcp, try CheckTarget(parsing: "grpcs://127.0.0.1:1")])
         try CheckOption.expectBody.requireUsed(by: [tcp, command])
     }
 }

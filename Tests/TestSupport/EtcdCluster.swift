@@ -33,7 +33,8 @@ public final class EtcdCluster: @unchecked Sendable {
     /// TLS for the client port (peers stay plain HTTP on loopback).
     public struct TLS: Sendable {
         public var certificates: EtcdTestCertificates
-        /// Require client certificates signed by the CA (`--client-cert-auth`).
+        /// Require client certificates signed by the CA (`--trusted-ca-file`, `--client-cert-auth`);
+        /// without, etcd serves TLS to any client.
         public var requireClientCertificates: Bool
 
         public init(certificates: EtcdTestCertificates, requireClientCertificates: Bool = true) {
@@ -283,12 +284,12 @@ public final class EtcdCluster: @unchecked Sendable {
             "--election-timeout", "500",
         ]
         if let tls = self.tls {
-            arguments += [
-                "--cert-file", tls.certificates.serverCertificateFile,
-                "--key-file", tls.certificates.serverKeyFile,
-                "--trusted-ca-file", tls.certificates.caFile,
-            ]
-            if tls.requireClientCertificates { arguments.append("--client-cert-auth") }
+            arguments += ["--cert-file", tls.certificates.serverCertificateFile, "--key-file", tls.certificates.serverKeyFile]
+            // etcd requires client certificates whenever it has --trusted-ca-file, whatever
+            // --client-cert-auth says.
+            if tls.requireClientCertificates {
+                arguments += ["--trusted-ca-file", tls.certificates.caFile, "--client-cert-auth"]
+            }
         }
         if !FileManager.default.fileExists(atPath: member.logFile) {
             _ = FileManager.default.createFile(atPath: member.logFile, contents: nil)

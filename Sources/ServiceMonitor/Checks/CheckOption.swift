@@ -23,10 +23,10 @@ extension CheckTarget.Kind {
     /// Which of the kind-specific options checks of this kind take. A new kind states its own.
     public var options: Set<CheckOption> {
         switch self {
-        // `--check-cacert` with http:// is accepted (as before): harmless, and the same options
-        // then work for an instance checked over http:// or https://.
-        case .http, .https: [.httpHeader, .httpMethod, .expectBody, .checkCacert]
-        case .tcp: []
+        case .http: [.httpHeader, .httpMethod, .expectBody]
+        case .https: [.httpHeader, .httpMethod, .expectBody, .checkCacert]
+        case .tcp, .grpc: []
+        case .grpcs: [.checkCacert]
         case .command: [.expectBody]  // judged against the command's output
         }
     }

@@ -37,7 +37,8 @@ public struct CheckFailure: Error, Sendable, CustomStringConvertible {
         case tls
         /// The host name could not be resolved.
         case dns
-        /// The server answered with a status outside `--expect-status` (3xx redirects included).
+        /// The server answered with a status outside `--expect-status` (3xx redirects included),
+        /// or a gRPC health status other than SERVING.
         case unexpectedStatus
         /// The status was expected but the start of the body did not match `--expect-body`.
         case unexpectedBody

@@ -1,5 +1,6 @@
 /// What a health check probes, parsed from `--monitor-url`:
-/// `http://host[:port][/path][?query]`, `https://…`, or `tcp://host:port`.
+/// `http://host[:port][/path][?query]`, `https://…`, `tcp://host:port`, or
+/// `grpc://host:port[/service]` and `grpcs://…`.
 ///
 /// Parsing is strict and done by hand rather than through Foundation's `URL`, which silently
 /// percent-encodes stray characters: a typo in a unit file should be reported, not probed.
@@ -12,6 +13,11 @@ public struct CheckTarget: Sendable, Hashable, CustomStringConvertible {
         case https
         /// TCP connect; up when the connection is accepted.
         case tcp
+        /// `grpc.health.v1.Health/Check` over plaintext HTTP/2; up when it answers SERVING.
+        case grpc
+        /// `grpc.health.v1.Health/Check` in TLS; up when the certificate verifies and it answers
+        /// SERVING.
+        case grpcs
         /// `--monitor-command`: runs ``CheckTarget/command``; up when it exits 0 in time.
         case command
     }
@@ -22,7 +28,8 @@ public struct CheckTarget: Sendable, Hashable, CustomStringConvertible {
     public var host: String
     /// Port: explicit, or 80/443 for http/https.
     public var port: Int
-    /// Path and query sent in the request line (`/` when the URL has none); empty for tcp.
+    /// Path and query sent in the request line (`/` when the URL has none); empty for tcp;
+    /// `/service` or empty for grpc(s).
     public var pathAndQuery: String
 
     /// The program and its arguments of a ``Kind/command`` target; empty for the others.
@@ -32,7 +39,17 @@ public struct CheckTarget: Sendable, Hashable, CustomStringConvertible {
         self.kind = kind
         self.host = host
         self.port = port
-        self.pathAndQuery = kind == .tcp ? "" : pathAndQuery
+        switch kind {
+        case .tcp: self.pathAndQuery = ""
+        case .grpc, .grpcs: self.pathAndQuery = pathAndQuery == "/" ? "" : pathAndQuery
+        case .http, .https, .command: self.pathAndQuery = pathAndQuery
+        }
+    }
+
+    /// The service name a grpc(s) check asks `grpc.health.v1.Health/Check` about: the path
+    /// without its leading `/`, empty for the server as a whole.
+    public var grpcService: String {
+        String(self.pathAndQuery.dropFirst(self.pathAndQuery.hasPrefix("/") ? 1 : 0))
     }
 
     /// A command target: `words` are the program (a name looked up in PATH, or a path) and its

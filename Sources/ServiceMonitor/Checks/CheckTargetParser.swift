@@ -41,6 +41,8 @@ struct CheckTargetParser {
                 throw self.error(.malformedURL, "tcp:// takes no path or query, found \(pathAndQuery.debugDescription)")
             }
             return CheckTarget(kind: .tcp, host: host, port: port)
+        case .grpc, .grpcs:
+            return CheckTarget(kind: kind, host: host, port: port, pathAndQuery: try self.validateGRPCService(pathAndQuery))
         case .command:
             throw self.error(.unsupportedScheme, "not a URL scheme")
         case .http, .https:
@@ -58,7 +60,7 @@ struct CheckTargetParser {
             throw self.error(.malformedURL, "\(scheme.debugDescription) is not a URL scheme (\(Self.example))")
         }
         guard let kind = CheckTarget.Kind(rawValue: scheme.lowercased()), kind != .command else {
-            throw self.error(.unsupportedScheme, "unsupported scheme \(scheme.debugDescription) (use http, https or tcp)")
+            throw self.error(.unsupportedScheme, "unsupported scheme \(scheme.debugDescription) (use http, https, tcp, grpc or grpcs)")
         }
         return kind
     }
@@ -110,6 +112,8 @@ struct CheckTargetParser {
             case .http: return 80
             case .https: return 443
             case .tcp, .command: throw self.error(.invalidPort, "tcp:// needs a port, e.g. tcp://127.0.0.1:5432")
+            // gRPC has no well-known port.
+            case .grpc, .grpcs: throw self.error(.invalidPort, "\(kind.rawValue):// needs a port, e.g. \(kind.rawValue)://127.0.0.1:50051")
             }
         }
         guard !text.isEmpty else { throw self.error(.invalidPort, "empty port after ':'") }
@@ -117,6 +121,24 @@ struct CheckTargetParser {
             throw self.error(.invalidPort, "invalid port \(String(text).debugDescription) (expected 1-65535)")
         }
         return port
+    }
+
+    /// The path of a grpc(s) URL names the health service, or is empty (`/` alone too). A name is
+    /// letters, digits, '.', '_' and '-', as in protobuf's dotted service names; another '/', a
+    /// query or a percent-escape could only be a mistake.
+    private func validateGRPCService(_ pathAndQuery: String) throws(BadInput) -> String {
+        if pathAndQuery.contains("?") {
+            throw self.error(.malformedURL, "gRPC URLs take no query, found \(pathAndQuery.debugDescription)")
+        }
+        let service = pathAndQuery.dropFirst()
+        let isServiceName = service.allSatisfy { $0.isASCIILetter || $0.isASCIIDigit || $0 == "." || $0 == "_" || $0 == "-" }
+        guard isServiceName, service.first != ".", service.last != "." else {
+            throw self.error(
+                .malformedURL,
+                "invalid gRPC service name \(String(service).debugDescription) (letters, digits, '.', '_' and '-', e.g. grpc://127.0.0.1:50051/my.package.Service)"
+            )
+        }
+        return pathAndQuery
     }
 
     /// RFC 3986 path/query characters, with '%' only as a valid percent-escape.

@@ -1,5 +1,6 @@
 import Posix
 import AsyncHTTPClient
+import GRPCCore
 import NIOCore
 import NIOPosix
 import NIOSSL
@@ -10,7 +11,7 @@ import Glibc
 import Darwin
 #endif
 
-/// Maps the errors AsyncHTTPClient and SwiftNIO report into the few failure kinds an operator
+/// Maps the errors AsyncHTTPClient, gRPC and SwiftNIO report into the few failure kinds an operator
 /// acts on, each with a short detail line. Unknown errors become ``CheckFailure/Kind/other``
 /// carrying their own description, so nothing is hidden.
 struct FailureClassifier {
@@ -22,6 +23,8 @@ struct FailureClassifier {
     func classify(_ error: any Error) -> CheckFailure {
         switch error {
         case let error as HTTPClientError:
+            return self.classify(error)
+        case let error as RPCError:
             return self.classify(error)
         case let error as NIOConnectionError:
             return self.classify(error)
@@ -62,6 +65,46 @@ struct FailureClassifier {
         default:
             return CheckFailure(kind: .other, detail: "HTTP client: \(error.shortDescription)", cause: error)
         }
+    }
+
+    /// gRPC fails an RPC whose connection could not be made (refused, TLS, DNS) as UNAVAILABLE,
+    /// with the transport's error as its cause: that error says what happened, gRPC's message
+    /// ("channel is in a transient failure state") does not. An answer of the server itself, such
+    /// as UNIMPLEMENTED from one without the health service, is quoted with its code.
+    private func classify(_ error: RPCError) -> CheckFailure {
+        let causes = sequence(first: error as any Error) { ($0 as? RPCError)?.cause ?? ($0 as? RuntimeError)?.cause }
+        if let transportError = causes.first(where: Self.isTransportError) {
+            return self.classify(transportError)
+        }
+        // gRPC's resolver error type is not public; it says so only in the message.
+        if causes.contains(where: { ($0 as? RPCError)?.message.hasPrefix("Failed to resolve") == true }) {
+            return self.dnsFailure(error)
+        }
+        switch error.code {
+        case .deadlineExceeded:
+            return self.timedOut(cause: error)
+        case .cancelled:
+            return CheckFailure(kind: .other, detail: "cancelled", cause: error)
+        default:
+            let message = error.message.split(whereSeparator: \.isNewline).first.map { ": \($0)" } ?? ""
+            return CheckFailure(kind: .other, detail: "gRPC \(Self.words(error.code))\(message)", cause: error)
+        }
+    }
+
+    /// The socket, connect and TLS errors under gRPC's, which ``classify(_:)`` words.
+    private static func isTransportError(_ error: any Error) -> Bool {
+        error is IOError || error is NIOConnectionError || error is ChannelError || error is SocketAddressError
+            || error is NIOSSLError || error is BoringSSLError || error is NIOSSLExtraError
+    }
+
+    /// `unimplemented`, `not found`, `internal error`: the code's name in lowercase words.
+    private static func words(_ code: RPCError.Code) -> String {
+        var words = ""
+        for character in "\(code)" {
+            if character.isUppercase { words.append(" ") }
+            words.append(contentsOf: character.lowercased())
+        }
+        return words
     }
 
     /// Happy-eyeballs connect failures: refused on any address beats other connect errors, and

@@ -98,25 +98,11 @@ struct HTTPProbe: Sendable {
         case .systemTrustRoots:
             break
         case .trustRootsFile(let path):
-            tls.trustRoots = .certificates(try Self.loadCertificates(path))
+            tls.trustRoots = .certificates(try HealthChecker.CertificateVerification.loadTrustRoots(path))
         case .skip:
             tls.certificateVerification = .none
         }
         return tls
-    }
-
-    /// Loaded up front so a wrong path fails at startup with a clear message, not at every check.
-    private static func loadCertificates(_ path: String) throws(BadInput) -> [NIOSSLCertificate] {
-        let certificates: [NIOSSLCertificate]
-        do {
-            certificates = try NIOSSLCertificate.fromPEMFile(path)
-        } catch {
-            throw .badValue(.unreadableTrustRoots, option: "CA file", value: path, "cannot read PEM certificates", cause: error)
-        }
-        guard !certificates.isEmpty else {
-            throw .badValue(.unreadableTrustRoots, option: "CA file", value: path, "holds no PEM certificate")
-        }
-        return certificates
     }
 }
 

@@ -1,3 +1,4 @@
+import GRPCHealthProto
 import Racing
 
 /// Performs health checks of one target, repeatedly, with resources created once.
@@ -30,6 +31,7 @@ public final class HealthChecker: Sendable {
     private enum TimeLimitedProbe: Sendable {
         case http(HTTPProbe)
         case tcp(TCPProbe)
+        case grpc(GRPCProbe)
     }
 
     private let probe: Probe
@@ -46,6 +48,8 @@ public final class HealthChecker: Sendable {
             self.probe = .timeLimited(.http(try HTTPProbe(target: target, configuration: configuration)))
         case .tcp:
             self.probe = .timeLimited(.tcp(TCPProbe(target: target)))
+        case .grpc, .grpcs:
+            self.probe = .timeLimited(.grpc(try GRPCProbe(target: target, configuration: configuration)))
         case .command:
             self.probe = .command(CommandProbe(words: target.command))
         }
@@ -73,6 +77,7 @@ public final class HealthChecker: Sendable {
                 switch probe {
                 case .http(let http): return ProbeOutcome(await http.run(timeout: timeout))
                 case .tcp(let tcp): return ProbeOutcome(await tcp.run(timeout: timeout))
+                case .grpc(let grpc): return ProbeOutcome(await grpc.run(timeout: timeout))
                 }
             }
         } catch {
@@ -131,6 +136,12 @@ public final class HealthChecker: Sendable {
             return CheckResult(latency: latency, failure: failure, detail: failure.detail)
         case .finished(.connected):
             return CheckResult(latency: latency, detail: "TCP connect in \(latency.checkDetailText)")
+        case .finished(.servingStatus(let status)):
+            let detail = "gRPC \(status.protoName) in \(latency.checkDetailText)"
+            guard status == .serving else {
+                return CheckResult(latency: latency, failure: CheckFailure(kind: .unexpectedStatus, detail: detail), detail: detail)
+            }
+            return CheckResult(latency: latency, detail: detail)
         case .finished(.responded(let status, let bodyMatched)):
             let detail = "HTTP \(status) in \(latency.checkDetailText)"
             guard self.configuration.expectedStatus.contains(status) else {
@@ -165,10 +176,11 @@ public func withHealthChecker<Result>(
     }
 }
 
-/// What either probe reported, in one type the time limit can carry.
+/// What a time-limited probe reported, in one type the time limit can carry.
 private enum ProbeOutcome: Sendable {
     case responded(status: Int, bodyMatched: Bool?)
     case connected
+    case servingStatus(Grpc_Health_V1_HealthCheckResponse.ServingStatus)
     case failed(any Error)
 
     init(_ outcome: HTTPProbe.Outcome) {
@@ -181,6 +193,13 @@ private enum ProbeOutcome: Sendable {
     init(_ outcome: TCPProbe.Outcome) {
         switch outcome {
         case .connected: self = .connected
+        case .failed(let error): self = .failed(error)
+        }
+    }
+
+    init(_ outcome: GRPCProbe.Outcome) {
+        switch outcome {
+        case .answered(let status): self = .servingStatus(status)
         case .failed(let error): self = .failed(error)
         }
     }

@@ -9,7 +9,7 @@ extension HealthChecker {
         public var timeout: Duration
         /// HTTP statuses that count as up (ignored for tcp targets).
         public var expectedStatus: ExpectedStatus
-        /// How an https target's certificate is verified (ignored for http and tcp).
+        /// How an https or grpcs target's certificate is verified (ignored for the others).
         public var certificateVerification: CertificateVerification
         /// Sent as `User-Agent` so the service's access log shows who is asking.
         public var userAgent: String
@@ -48,7 +48,8 @@ extension HealthChecker {
         }
     }
 
-    /// Certificate verification for https targets. Verification is on unless explicitly skipped.
+    /// Certificate verification for https and grpcs targets. Verification is on unless explicitly
+    /// skipped.
     public enum CertificateVerification: Sendable, Hashable {
         /// Verify the chain against the system trust store and the host name against the cert.
         case systemTrustRoots

@@ -5,7 +5,7 @@
 ///
 /// Modelled on grpc-swift's `RPCError`: match on ``code``; ``description`` is the line for
 /// people and always names the option and the offending value, e.g.
-/// `--monitor-url "ftp://x": unsupported scheme "ftp" (use http, https or tcp)`.
+/// `--monitor-url "ftp://x": unsupported scheme "ftp" (use http, https, tcp, grpc or grpcs)`.
 public struct BadInput: Error, Sendable, CustomStringConvertible {
     /// What kind of problem this is.
     public struct Code: Hashable, Sendable, CustomStringConvertible {

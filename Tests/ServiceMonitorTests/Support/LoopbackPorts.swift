@@ -24,3 +24,14 @@ enum LoopbackPorts {
         }
     }
 }
+
+extension LoopbackPorts {
+    /// 127.0.0.1:`port`, for the raw socket calls of the test servers.
+    static func address(port: Int) -> sockaddr_in {
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = UInt16(port).bigEndian
+        return address
+    }
+}

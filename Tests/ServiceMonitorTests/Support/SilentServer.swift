@@ -55,10 +55,7 @@ func closedLoopbackPort() async throws -> Int {
         let probe = socket(AF_INET, CInt(SOCK_STREAM.rawValue), 0)
         guard probe >= 0 else { throw BackloggedListener.SocketFailure(call: "socket") }
         defer { close(probe) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = UInt16(port).bigEndian
+        var address = LoopbackPorts.address(port: port)
         let bound = withUnsafePointer(to: &address) { pointer in
             pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(probe, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
         }
