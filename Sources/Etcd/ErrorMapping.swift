@@ -34,6 +34,7 @@ enum EtcdServerError: CaseIterable {
     case notLeader
     case noLeader
     case notCapable
+    case noSpace
 
     /// The gRPC code and the message etcd sends (`etcdserver: ` and, for the mvcc ones,
     /// `mvcc: ` precede it).
@@ -51,6 +52,7 @@ enum EtcdServerError: CaseIterable {
         case .notLeader: (.failedPrecondition, "etcdserver: not leader")
         case .noLeader: (.unavailable, "etcdserver: no leader")
         case .notCapable: (.unavailable, "etcdserver: not capable")
+        case .noSpace: (.resourceExhausted, "etcdserver: mvcc: database space exceeded")
         }
     }
 
@@ -114,6 +116,13 @@ extension EtcdError {
         case (.authFailed, _), (.invalidAuthToken, _), (.userNameEmpty, _): code = .authenticationFailed
         case (.compacted, _): code = .compacted
         case (.futureRevision, _): code = .futureRevision
+        case (.noSpace, _):
+            // Every member refuses it alike (the alarm is cluster-wide): no fail-over, and the
+            // message names the alarm the operator must clear.
+            self.init(
+                code: .noSpace, message: "etcd is out of space (NOSPACE alarm: \(rpcError.message))", endpoint: endpoint, cause: rpcError
+            )
+            return
         case (_, .unavailable): code = .unavailable
         case (_, .deadlineExceeded): code = .deadlineExceeded
         case (_, .permissionDenied): code = .permissionDenied
