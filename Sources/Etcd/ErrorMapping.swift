@@ -72,6 +72,9 @@ enum EtcdServerError: CaseIterable {
     }
 }
 
+/// The cause of an ``EtcdError/silence(_:endpoint:)``.
+struct MemberSilence: Error {}
+
 /// grpc-swift failing an RPC before its stream exists: no connection, a connect or TLS failure,
 /// a stream that could not be opened. grpc-swift says so only in the message of an
 /// `RPCError(code: .unavailable)`; `EtcdServerErrorTests` pins the one a refused connection gives.
@@ -196,6 +199,19 @@ extension EtcdError {
             return .tryAnotherEndpoint
         default:
             return self.code == .unavailable ? .tryAnotherEndpoint : .fail
+        }
+    }
+
+    /// The member gave no answer in time (this client's own deadline, or gRPC's): what a
+    /// partition or a hung host looks like. Its connection is replaced before the next try.
+    static func silence(_ message: String, endpoint: String) -> EtcdError {
+        EtcdError(code: .unavailable, message: message, endpoint: endpoint, cause: MemberSilence())
+    }
+
+    /// Whether this failure was silence: a deadline that ran out, not a refusal or an answer.
+    var isSilence: Bool {
+        Self.causes(of: self).contains { error in
+            error is MemberSilence || (error as? EtcdError)?.code == .deadlineExceeded || (error as? RPCError)?.code == .deadlineExceeded
         }
     }
 

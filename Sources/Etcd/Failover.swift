@@ -44,6 +44,7 @@ extension EtcdClient {
                 throw EtcdError(code: .cancelled, message: "\(operation) cancelled")
             }
             let connection = self.pool.pinned
+            let channel = connection.channel
             // Until the write itself goes out, every step can be repeated elsewhere.
             var writeSent = false
             do {
@@ -60,6 +61,7 @@ extension EtcdClient {
                 return response
             } catch {
                 let mapped = EtcdError(mapping: error, endpoint: connection.url)
+                if mapped.isSilence { connection.reconnect(after: channel) }
                 let repeatable = !writeSent || mapped.requestCertainlyNotApplied
                 switch mapped.disposition {
                 case .refreshToken where !refreshedToken:
