@@ -1,4 +1,8 @@
 import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
 import Testing
 import TestSupport
 
@@ -45,6 +49,27 @@ struct TestNetworkTests {
         }
         #expect(thrownIn.count == 2)
         #expect(Set(try FileManager.default.contentsOfDirectory(atPath: "/run/netns")).isDisjoint(with: thrownIn))
+    }
+
+    @Test func namespacesOfACrashedRunAreRemovedWithWhatRunsInThem() async throws {
+        // A pid that is certainly gone: a process that ran and was reaped.
+        let gone = try Command.start("/bin/true")
+        await gone.waitForExit()
+        let stale = "smnet-\(gone.processIdentifier)-1-h1"
+        try await Command.output("/usr/sbin/ip", ["netns", "add", stale])
+        let leftover = try Command.start("/usr/sbin/ip", ["netns", "exec", stale, "sleep", "600"])
+        try await eventually("sleep to run in \(stale)") {
+            try await Command.output("/usr/sbin/ip", ["netns", "pids", stale]).contains("\(leftover.processIdentifier)")
+        }
+        // A namespace of this (running) process is left alone.
+        let mine = "smnet-\(getpid())-999999-h1"
+        try await Command.output("/usr/sbin/ip", ["netns", "add", mine])
+        try await TestNetwork.removeStale()
+        let names = Set(try FileManager.default.contentsOfDirectory(atPath: "/run/netns"))
+        _ = try? await Command.run("/usr/sbin/ip", ["netns", "delete", mine])
+        #expect(!names.contains(stale))
+        #expect(names.contains(mine))
+        #expect(try await leftover.waitForExit(timeout: .seconds(10)) == SIGKILL)
     }
 }
 
