@@ -17,6 +17,9 @@ import Darwin
 /// }
 /// ```
 ///
+/// Or one member in each of some hosts of a ``TestNetwork``, for partition tests:
+/// `EtcdCluster.with(on: network, hosts: Array(network.hosts.prefix(3))) { … }`.
+///
 /// Output of each member goes to `<directory>/<name>.log` (quoted in errors).
 public final class EtcdCluster: @unchecked Sendable {
     /// One member's addresses and process.
@@ -108,19 +111,19 @@ public final class EtcdCluster: @unchecked Sendable {
         return try await cluster.running(body)
     }
 
+    /// Runs `body` on this started cluster, then stops it — also when `body` throws.
     private func running<Result>(_ body: (EtcdCluster) async throws -> Result) async throws -> Result {
-        let cluster = self
         do {
-            let result = try await body(cluster)
-            await cluster.stop()
+            let result = try await body(self)
+            await self.stop()
             return result
         } catch {
-            await cluster.stop()
+            await self.stop()
             throw error
         }
     }
 
-    /// Starts a cluster; call ``stop()`` when done (``with(members:tls:loopback:startTimeout:_:)`` does).
+    /// Starts a cluster; call ``stop()`` when done (``with(members:tls:loopback:startTimeout:extraArguments:_:)`` does).
     /// `loopback` is the address members listen on, as written in a URL (`[::1]` for IPv6).
     public static func start(
         members count: Int = 1, tls: TLS? = nil, loopback: String = "127.0.0.1", startTimeout: Duration = .seconds(30),
