@@ -2,6 +2,12 @@
 """Soak test: many `service-monitor watch` processes on a three-member etcd cluster whose members
 are restarted at random, for minutes. Run through `./dev soak` (it builds first).
 
+With `--mode partition` the members are not killed but cut off by the network: each runs in a
+network namespace of its own on one bridge (a private 10.x.y.0/24; the watchers and etcdctl stay
+in this namespace, joined to the bridge as .254), and at random one member is cut, by nftables
+rules that drop packets silently, either from the other two members (a minority it still serves
+the watchers from) or from everyone, for 1-5 s. Needs root, iproute2 and nftables.
+
 Checks, continuously:
   - no registration is lost: an etcd watch on the instances prefix sees no DELETE, and a range
     every few seconds finds every instance registered and up;
@@ -51,19 +57,81 @@ def free_ports(count):
     return ports
 
 
-class Cluster:
-    """Three etcd members on loopback; kill and restart one at a time."""
+class Network:
+    """Hosts as network namespaces on one bridge, this namespace joined as the observer (.254);
+    cut() drops a host's packets to and from some addresses silently (nftables, both directions)."""
 
-    def __init__(self, directory, size=3):
+    def __init__(self, size):
+        self.base = f"smsoak-{os.getpid()}"
+        routes = subprocess.run(["ip", "-4", "route", "show", "table", "all"], capture_output=True, text=True, check=True).stdout
+        while True:
+            subnet = f"10.{random.randrange(100, 250)}.{random.randrange(256)}"
+            if subnet + "." not in routes:
+                break
+        self.hosts = [(f"{self.base}-h{i + 1}", f"{subnet}.{i + 1}") for i in range(size)]
+        self.observer = f"{subnet}.254"
+        self.bridge = f"{self.base}-br"
+        steps = [["netns", "add", self.bridge], ["-n", self.bridge, "link", "add", "br0", "type", "bridge"],
+                 ["-n", self.bridge, "link", "set", "br0", "up"]]
+        for index, (namespace, address) in enumerate(self.hosts):
+            steps += [
+                ["netns", "add", namespace],
+                ["link", "add", "eth0", "netns", namespace, "type", "veth", "peer", "name", f"h{index + 1}", "netns", self.bridge],
+                ["-n", self.bridge, "link", "set", f"h{index + 1}", "master", "br0", "up"],
+                ["-n", namespace, "addr", "add", f"{address}/24", "dev", "eth0"],
+                ["-n", namespace, "link", "set", "eth0", "up"],
+                ["-n", namespace, "link", "set", "lo", "up"],
+            ]
+        interface = f"sms{os.getpid():x}"[:15]
+        steps += [["link", "add", interface, "type", "veth", "peer", "name", "observer", "netns", self.bridge],
+                  ["-n", self.bridge, "link", "set", "observer", "master", "br0", "up"],
+                  ["addr", "add", f"{self.observer}/24", "dev", interface], ["link", "set", interface, "up"]]
+        try:
+            for step in steps:
+                subprocess.run(["ip"] + step, check=True, capture_output=True)
+        except BaseException:
+            self.remove()
+            raise
+
+    def cut(self, index, addresses):
+        rules = ("table inet partition {}\ndelete table inet partition\ntable inet partition {\n"
+                 " chain input {\n  type filter hook input priority 0; policy accept;\n"
+                 f"  ip saddr {{ {', '.join(addresses)} }} drop\n }}\n"
+                 " chain output {\n  type filter hook output priority 0; policy accept;\n"
+                 f"  ip daddr {{ {', '.join(addresses)} }} drop\n }}\n}}\n")
+        subprocess.run(["ip", "netns", "exec", self.hosts[index][0], "nft", "-f", "-"], input=rules, text=True, check=True)
+
+    def heal(self, index):
+        subprocess.run(["ip", "netns", "exec", self.hosts[index][0], "nft", "-f", "-"],
+                       input="table inet partition {}\ndelete table inet partition\n", text=True, check=True)
+
+    def remove(self):
+        # Removing the bridge's namespace removes the observer's veth (and its route) too.
+        for namespace in [n for n, _ in self.hosts] + [self.bridge]:
+            pids = subprocess.run(["ip", "netns", "pids", namespace], capture_output=True, text=True).stdout.split()
+            for pid in pids:
+                try:
+                    os.kill(int(pid), signal.SIGKILL)
+                except (ProcessLookupError, ValueError):
+                    pass
+            subprocess.run(["ip", "netns", "delete", namespace], capture_output=True)
+
+
+class Cluster:
+    """Three etcd members on loopback (or each in a host of `network`); kill and restart one at a time."""
+
+    def __init__(self, directory, size=3, network=None):
         self.directory = directory
+        self.network = network
         ports = free_ports(2 * size)
         self.members = []
         for index in range(size):
-            client, peer = ports[2 * index], ports[2 * index + 1]
+            host = network.hosts[index][1] if network else "127.0.0.1"
+            client, peer = (2379, 2380) if network else (ports[2 * index], ports[2 * index + 1])
             self.members.append({
                 "name": f"m{index}",
-                "client": f"http://127.0.0.1:{client}",
-                "peer": f"http://127.0.0.1:{peer}",
+                "client": f"http://{host}:{client}",
+                "peer": f"http://{host}:{peer}",
                 "data": os.path.join(directory, f"m{index}.data"),
                 "log": os.path.join(directory, f"m{index}.log"),
             })
@@ -77,7 +145,8 @@ class Cluster:
     def launch(self, index, state):
         m = self.members[index]
         with open(m["log"], "ab") as output:
-            self.processes[index] = subprocess.Popen([
+            inside = ["ip", "netns", "exec", self.network.hosts[index][0]] if self.network else []
+            self.processes[index] = subprocess.Popen(inside + [
                 "etcd", "--name", m["name"], "--data-dir", m["data"],
                 "--listen-client-urls", m["client"], "--advertise-client-urls", m["client"],
                 "--listen-peer-urls", m["peer"], "--initial-advertise-peer-urls", m["peer"],
@@ -226,6 +295,8 @@ def main():
     parser.add_argument("--interval", default="2s")
     parser.add_argument("--max-rss-growth", type=float, default=10.0, help="percent; last vs first quarter")
     parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--mode", choices=["kill", "partition"], default=os.environ.get("SOAK_MODE", "kill"),
+                        help="kill -9 and restart members (default), or cut them off by the network")
     options = parser.parse_args()
     seed = options.seed if options.seed is not None else random.randrange(1 << 30)
     rng = random.Random(seed)
@@ -233,7 +304,8 @@ def main():
     monitor = os.path.join(options.bin, "service-monitor")
     stand_in = os.path.join(options.bin, "stand-in-service")
     directory = tempfile.mkdtemp(prefix="service-monitor-soak.")
-    cluster = Cluster(directory)
+    network = Network(3) if options.mode == "partition" else None
+    cluster = Cluster(directory, network=network)
     services, watchers = [], []
     watch = None
     failures = []
@@ -281,7 +353,8 @@ def main():
             if time.monotonic() > deadline:
                 raise RuntimeError(f"only {count} of {options.watchers} registered up within 120 s")
             time.sleep(1)
-        log(f"all {options.watchers} registered up; restarting random members for {options.minutes:g} min")
+        disruption = "restarting random members" if network is None else "partitioning random members"
+        log(f"all {options.watchers} registered up; {disruption} for {options.minutes:g} min")
 
         watch = DeleteWatch(cluster, revision + 1)
         watch.start()
@@ -289,6 +362,7 @@ def main():
         started = time.monotonic()
         end = started + options.minutes * 60
         restarts, leader_kills = 0, 0
+        partitions = {"minority": 0, "isolated": 0}
         downtime = []
         samples = {name: [] for name, _, _ in watchers}   # (rss KiB, fds) per sample round
         totals = []
@@ -352,6 +426,20 @@ def main():
             victim = rng.randrange(3)
             was_leader = cluster.leader() == victim
             down = rng.uniform(1, 5)
+            if network is not None:
+                # A minority the watchers still reach, or a member gone silent for everyone.
+                kind = rng.choice(["minority", "isolated"])
+                peers = [network.hosts[i][1] for i in range(3) if i != victim]
+                network.cut(victim, peers + ([network.observer] if kind == "isolated" else []))
+                time.sleep(down)
+                network.heal(victim)
+                partitions[kind] += 1
+                restarts += 1
+                leader_kills += was_leader
+                downtime.append(down)
+                log(f"healed m{victim}{' (the leader)' if was_leader else ''} after {down:.1f} s {kind}; "
+                    f"{len(watch.deletes)} deletes, {len(exited)} exited so far")
+                continue
             cluster.kill(victim)
             time.sleep(down)
             killed_at = time.monotonic()
@@ -412,7 +500,9 @@ def main():
         rows = [
             ("duration", f"{elapsed / 60:.1f} min"),
             ("watchers", f"{options.watchers} (--interval {options.interval}, --ttl {options.ttl}), {options.services} stand-in services"),
-            ("member restarts (kill -9)", f"{restarts}, {leader_kills} of them the leader; down {min(downtime, default=0):.1f}-{max(downtime, default=0):.1f} s each"),
+            ("member restarts (kill -9)" if network is None else "member partitions (silent drops)",
+             f"{restarts}, {leader_kills} of them the leader; down {min(downtime, default=0):.1f}-{max(downtime, default=0):.1f} s each"
+             + ("" if network is None else f"; {partitions['minority']} minority, {partitions['isolated']} cut from everyone")),
             ("registrations lost (DELETE events)", f"{deletes_during}"),
             ("registered anew (new lease)", f"{len(watch.new_leases)}; {lost_logged} watchers logged 'etcd lost'"),
             ("range checks (every 5 s)", f"{checks}, {short_checks} found an instance missing or wrongly down; minimum registered {min_registered}"),
@@ -461,6 +551,8 @@ def main():
             process.kill()
             process.wait()
         cluster.stop()
+        if network is not None:
+            network.remove()
         if failures and os.environ.get("SOAK_KEEP"):
             log(f"logs kept in {directory}")
         else:

@@ -34,6 +34,7 @@ enum EtcdServerError: CaseIterable {
     case notLeader
     case noLeader
     case notCapable
+    case noSpace
 
     /// The gRPC code and the message etcd sends (`etcdserver: ` and, for the mvcc ones,
     /// `mvcc: ` precede it).
@@ -51,6 +52,7 @@ enum EtcdServerError: CaseIterable {
         case .notLeader: (.failedPrecondition, "etcdserver: not leader")
         case .noLeader: (.unavailable, "etcdserver: no leader")
         case .notCapable: (.unavailable, "etcdserver: not capable")
+        case .noSpace: (.resourceExhausted, "etcdserver: mvcc: database space exceeded")
         }
     }
 
@@ -69,6 +71,9 @@ enum EtcdServerError: CaseIterable {
         self = match
     }
 }
+
+/// The cause of an ``EtcdError/silence(_:endpoint:)``.
+struct MemberSilence: Error {}
 
 /// grpc-swift failing an RPC before its stream exists: no connection, a connect or TLS failure,
 /// a stream that could not be opened. grpc-swift says so only in the message of an
@@ -114,6 +119,13 @@ extension EtcdError {
         case (.authFailed, _), (.invalidAuthToken, _), (.userNameEmpty, _): code = .authenticationFailed
         case (.compacted, _): code = .compacted
         case (.futureRevision, _): code = .futureRevision
+        case (.noSpace, _):
+            // Every member refuses it alike (the alarm is cluster-wide): no fail-over, and the
+            // message names the alarm the operator must clear.
+            self.init(
+                code: .noSpace, message: "etcd is out of space (NOSPACE alarm: \(rpcError.message))", endpoint: endpoint, cause: rpcError
+            )
+            return
         case (_, .unavailable): code = .unavailable
         case (_, .deadlineExceeded): code = .deadlineExceeded
         case (_, .permissionDenied): code = .permissionDenied
@@ -187,6 +199,19 @@ extension EtcdError {
             return .tryAnotherEndpoint
         default:
             return self.code == .unavailable ? .tryAnotherEndpoint : .fail
+        }
+    }
+
+    /// The member gave no answer in time (this client's own deadline, or gRPC's): what a
+    /// partition or a hung host looks like. Its connection is replaced before the next try.
+    static func silence(_ message: String, endpoint: String) -> EtcdError {
+        EtcdError(code: .unavailable, message: message, endpoint: endpoint, cause: MemberSilence())
+    }
+
+    /// Whether this failure was silence: a deadline that ran out, not a refusal or an answer.
+    var isSilence: Bool {
+        Self.causes(of: self).contains { error in
+            error is MemberSilence || (error as? EtcdError)?.code == .deadlineExceeded || (error as? RPCError)?.code == .deadlineExceeded
         }
     }
 

@@ -74,7 +74,7 @@ public final class EtcdClient: Service, Sendable {
     public func shutdown() {
         self.requestShutdown.finish()
         for connection in self.pool.connections {
-            connection.grpcClient.beginGracefulShutdown()
+            connection.shutdown()
         }
     }
 
@@ -85,7 +85,21 @@ public final class EtcdClient: Service, Sendable {
             {
                 try await withThrowingDiscardingTaskGroup { group in
                     for connection in self.pool.connections {
-                        group.addTask { try await connection.grpcClient.runConnections() }
+                        // The first channel and each that replaces one met by silence.
+                        group.addTask {
+                            try await withThrowingDiscardingTaskGroup { channels in
+                                for await client in connection.clientsToRun {
+                                    channels.addTask {
+                                        do {
+                                            try await client.runConnections()
+                                        } catch let error as RuntimeError where error.code == .clientIsStopped {
+                                            // Replaced again, or the client shut down, before it
+                                            // ran: it never had a call to serve.
+                                        }
+                                    }
+                                }
+                            }
+                        }
                     }
                 }
                 return ()

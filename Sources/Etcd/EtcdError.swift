@@ -26,6 +26,7 @@ public struct EtcdError: Error, Sendable, CustomStringConvertible {
             case tlsFailure
             case cancelled
             case invalidConfiguration
+            case noSpace
             case internalError
         }
 
@@ -60,6 +61,10 @@ public struct EtcdError: Error, Sendable, CustomStringConvertible {
         public static let cancelled = Self(.cancelled)
         /// The client configuration is unusable (bad endpoint URL, unreadable TLS files, ...).
         public static let invalidConfiguration = Self(.invalidConfiguration)
+        /// etcd's database reached its quota (`--quota-backend-bytes`) and its NOSPACE alarm is
+        /// raised: it refuses puts, transactions that write and lease grants until an operator
+        /// compacts, defragments and disarms it. Reads, deletes and keep-alives still work.
+        public static let noSpace = Self(.noSpace)
         /// Anything else etcd or the transport reported.
         public static let internalError = Self(.internalError)
     }

@@ -44,6 +44,7 @@ extension EtcdClient {
                 throw EtcdError(code: .cancelled, message: "\(operation) cancelled")
             }
             let connection = self.pool.pinned
+            let channel = connection.channel
             // Until the write itself goes out, every step can be repeated elsewhere.
             var writeSent = false
             do {
@@ -60,6 +61,7 @@ extension EtcdClient {
                 return response
             } catch {
                 let mapped = EtcdError(mapping: error, endpoint: connection.url)
+                if mapped.isSilence { connection.reconnect(after: channel) }
                 let repeatable = !writeSent || mapped.requestCertainlyNotApplied
                 switch mapped.disposition {
                 case .refreshToken where !refreshedToken:
@@ -139,12 +141,14 @@ extension EtcdClient {
 
     /// How long one attempt at one member may take. A write gets everything left: once sent,
     /// it cannot be repeated elsewhere. A read moves on early so that a member stuck without a
-    /// leader (its leader just died) costs only part of the budget: at most `dialTimeout` for
-    /// a member that has not answered yet, half the request timeout for one that has.
+    /// leader (its leader just died, or it is cut off in a minority) costs only part of the
+    /// budget: half the request timeout, and no more than `dialTimeout` for a member that has
+    /// not answered yet — a fresh process's first read on a minority member must leave time
+    /// for the next member, or `hosts` fails where the majority would have answered.
     private func attemptTimeout(kind: RequestKind, connection: EndpointConnection, remaining: Duration) -> Duration {
         guard kind == .read, self.pool.connections.count > 1 else { return remaining }
-        let share = self.pool.hasAnswered(connection)
-            ? max(self.configuration.requestTimeout / 2, .seconds(1)) : self.configuration.dialTimeout
+        let half = max(self.configuration.requestTimeout / 2, .seconds(1))
+        let share = self.pool.hasAnswered(connection) ? half : min(half, self.configuration.dialTimeout)
         return min(remaining, share)
     }
 

@@ -39,11 +39,7 @@ extension EtcdClient {
                     // A member that takes a whole interval to answer is stuck (stopped,
                     // partitioned): move on rather than let the lease run out.
                     if awaitingAnswer.value {
-                        throw EtcdError(
-                            code: .unavailable,
-                            message: "member stopped answering keep-alives",
-                            endpoint: connection.url
-                        )
+                        throw EtcdError.silence("member stopped answering keep-alives", endpoint: connection.url)
                     }
                 }
             } onResponse: { response in

@@ -24,6 +24,7 @@ struct StreamRetry {
     mutating func handle(
         _ error: any Error,
         on connection: EndpointConnection,
+        channel: EndpointConnection.Channel,
         client: EtcdClient
     ) async throws {
         if Task.isCancelled { throw CancellationError() }
@@ -32,6 +33,7 @@ struct StreamRetry {
         let mapped = error is CancellationError
             ? EtcdError(code: .unavailable, message: "stream ended", endpoint: connection.url, cause: error)
             : EtcdError(mapping: error, endpoint: connection.url)
+        if mapped.isSilence { connection.reconnect(after: channel) }
         switch mapped.disposition {
         case .refreshToken where !self.refreshedToken:
             self.refreshedToken = true
@@ -89,6 +91,7 @@ extension EtcdClient {
         while true {
             try Task.checkCancellation()
             let connection = self.pool.pinned
+            let channel = connection.channel
             let answered = LockedValue(false)
             do {
                 let metadata = try await self.streamMetadata(for: connection)
@@ -97,7 +100,7 @@ extension EtcdClient {
                 }
             } catch {
                 if answered.value { retry.streamWorked() }
-                try await retry.handle(error, on: connection, client: self)
+                try await retry.handle(error, on: connection, channel: channel, client: self)
                 try afterFailure(error, connection)
             }
         }
@@ -120,11 +123,7 @@ extension EtcdClient {
             {
                 try await Task.sleep(for: timeout)
                 guard answered.value else {
-                    throw EtcdError(
-                        code: .unavailable,
-                        message: "no answer within \(timeout) of opening the stream",
-                        endpoint: endpoint
-                    )
+                    throw EtcdError.silence("no answer within \(timeout) of opening the stream", endpoint: endpoint)
                 }
                 // Answered in time: the stream runs on until it ends (always an error for these
                 // endless streams).

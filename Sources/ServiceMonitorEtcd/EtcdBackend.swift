@@ -21,6 +21,10 @@ public struct EtcdBackend: StoreBackend {
         store.isPermanent(error)
     }
 
+    public func isOutOfSpace(_ error: any Error) -> Bool {
+        store.isOutOfSpace(error)
+    }
+
     /// Reads everything under the prefix (or one label) at once, then each holder's lease.
     public func status(of label: Label?) async throws -> StatusReport {
         let listing = try await store.list(prefix: label.map(layout.label) ?? layout.root)

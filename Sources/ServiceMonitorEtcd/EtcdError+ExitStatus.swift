@@ -2,7 +2,8 @@ public import Etcd
 public import ServiceMonitor
 
 /// How an etcd failure ends a command (docs/commands.md, exit codes): refused credentials 77, a TLS or client
-/// configuration the operator must fix 78, anything else means etcd could not serve it, 69.
+/// configuration the operator must fix 78, anything else means etcd could not serve it, 69 (its
+/// NOSPACE alarm too: etcd is there, but cannot take the write).
 extension EtcdError: ExitStatusConvertible {
     public var exitStatus: ExitStatus {
         switch code {
@@ -13,6 +14,7 @@ extension EtcdError: ExitStatusConvertible {
     }
 
     public var exitMessage: String {
-        "etcd: \(code): \(message)" + (endpoint.map { " (\($0))" } ?? "")
+        let what = code == .noSpace ? "\(message); compact and defragment it, then disarm the alarm" : "etcd: \(code): \(message)"
+        return what + (endpoint.map { " (\($0))" } ?? "")
     }
 }

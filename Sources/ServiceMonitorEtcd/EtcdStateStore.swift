@@ -64,6 +64,11 @@ struct EtcdStateStore: Sendable {
         try await client.txn(if: conditions.map(Compare.init), then: operations.map(TxnOperation.init)).succeeded
     }
 
+    /// Whether etcd refused a write because its NOSPACE alarm is raised.
+    func isOutOfSpace(_ error: any Error) -> Bool {
+        (error as? EtcdError)?.code == .noSpace
+    }
+
     /// Whether retrying cannot cure `error`: etcd refused these credentials, this user's
     /// permissions or the TLS setup.
     func isPermanent(_ error: any Error) -> Bool {

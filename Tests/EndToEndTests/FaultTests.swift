@@ -329,15 +329,18 @@ final class HostsFollower: @unchecked Sendable {
     let process: ChildProcess
     let output: String
 
-    init(endpoints: String, label: String) throws {
+    /// `network`: runs inside `host` of that test network instead of this process's namespace.
+    init(endpoints: String, label: String, network: TestNetwork? = nil, host: TestNetwork.Host? = nil) throws {
         output = try EtcdTestPaths.makeTemporaryDirectory(prefix: "hosts-watch") + "/out"
         _ = FileManager.default.createFile(atPath: output, contents: nil)
-        process = try Command.start(
-            try BuildProducts.executable(named: "service-monitor"),
-            ["hosts", "--endpoints", endpoints, "--label", label, "--watch"],
-            environment: ["JOURNAL_STREAM": nil],
-            standardOutput: FileHandle(forWritingAtPath: output)
-        )
+        let executable = try BuildProducts.executable(named: "service-monitor")
+        let arguments = ["hosts", "--endpoints", endpoints, "--label", label, "--watch"]
+        let standardOutput = FileHandle(forWritingAtPath: output)
+        if let network, let host {
+            process = try network.start(in: host, executable, arguments, environment: ["JOURNAL_STREAM": nil], standardOutput: standardOutput)
+        } else {
+            process = try Command.start(executable, arguments, environment: ["JOURNAL_STREAM": nil], standardOutput: standardOutput)
+        }
     }
 
     /// Complete lines printed so far.

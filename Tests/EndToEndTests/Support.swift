@@ -18,15 +18,18 @@ final class StandIn: @unchecked Sendable {
     /// An IPv6 host in brackets, as a URL writes it.
     var url: String { "http://\(host.contains(":") ? "[\(host)]" : host):\(port)/" }
 
-    init(host: String = "127.0.0.1", arguments: [String] = []) async throws {
+    /// `network`: runs inside `networkHost` of that test network instead of this process's namespace.
+    init(host: String = "127.0.0.1", arguments: [String] = [], network: TestNetwork? = nil, networkHost: TestNetwork.Host? = nil) async throws {
         self.host = host
         directory = try EtcdTestPaths.makeTemporaryDirectory(prefix: "stand-in")
         let output = Pipe()
-        process = try Command.start(
-            try BuildProducts.executable(named: "stand-in-service"),
-            ["--listen", "\(host):0", "--status-file", directory + "/status", "--request-log", directory + "/requests"] + arguments,
-            standardOutput: output.fileHandleForWriting
-        )
+        let executable = try BuildProducts.executable(named: "stand-in-service")
+        let fullArguments = ["--listen", "\(host):0", "--status-file", directory + "/status", "--request-log", directory + "/requests"] + arguments
+        if let network, let networkHost {
+            process = try network.start(in: networkHost, executable, fullArguments, standardOutput: output.fileHandleForWriting)
+        } else {
+            process = try Command.start(executable, fullArguments, standardOutput: output.fileHandleForWriting)
+        }
         // Its first line is the readiness signal: "listening on PORT" (EOF if it died).
         let reader = output.fileHandleForReading
         let line = await onOwnThread { () -> Data in
@@ -73,15 +76,18 @@ final class MonitorProcess: @unchecked Sendable {
     let process: ChildProcess
     let logFile: String
 
-    init(_ arguments: [String], environment: [String: String?] = [:]) throws {
+    /// `network`: runs inside `host` of that test network instead of this process's namespace.
+    init(_ arguments: [String], environment: [String: String?] = [:], network: TestNetwork? = nil, host: TestNetwork.Host? = nil) throws {
         logFile = try EtcdTestPaths.makeTemporaryDirectory(prefix: "monitor") + "/stderr"
         _ = FileManager.default.createFile(atPath: logFile, contents: nil)
-        process = try Command.start(
-            try BuildProducts.executable(named: "service-monitor"),
-            arguments,
-            environment: environment.merging(["JOURNAL_STREAM": nil, "NOTIFY_SOCKET": nil]) { mine, _ in mine },
-            standardError: FileHandle(forWritingAtPath: logFile)
-        )
+        let executable = try BuildProducts.executable(named: "service-monitor")
+        let environment = environment.merging(["JOURNAL_STREAM": nil, "NOTIFY_SOCKET": nil]) { mine, _ in mine }
+        let standardError = FileHandle(forWritingAtPath: logFile)
+        if let network, let host {
+            process = try network.start(in: host, executable, arguments, environment: environment, standardError: standardError)
+        } else {
+            process = try Command.start(executable, arguments, environment: environment, standardError: standardError)
+        }
     }
 
     var log: String { (try? String(contentsOfFile: logFile, encoding: .utf8)) ?? "" }

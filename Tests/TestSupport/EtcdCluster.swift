@@ -17,6 +17,9 @@ import Darwin
 /// }
 /// ```
 ///
+/// Or one member in each of some hosts of a ``TestNetwork``, for partition tests:
+/// `EtcdCluster.with(on: network, hosts: Array(network.hosts.prefix(3))) { … }`.
+///
 /// Output of each member goes to `<directory>/<name>.log` (quoted in errors).
 public final class EtcdCluster: @unchecked Sendable {
     /// One member's addresses and process.
@@ -28,6 +31,8 @@ public final class EtcdCluster: @unchecked Sendable {
         public let peerURL: String
         public let dataDirectory: String
         public let logFile: String
+        /// The host of a ``TestNetwork`` it runs in; nil on loopback.
+        public let host: TestNetwork.Host?
     }
 
     /// TLS for the client port (peers stay plain HTTP on loopback).
@@ -46,6 +51,9 @@ public final class EtcdCluster: @unchecked Sendable {
     public let members: [Member]
     public let directory: String
     public let tls: TLS?
+    /// Added to every member's command line (`--quota-backend-bytes`, …).
+    public let extraArguments: [String]
+    private let network: TestNetwork?
     /// `user:password` passed to `etcdctl` once auth is enabled.
     public var etcdctlUser: String? {
         get { self.lock.withLock { self._etcdctlUser } }
@@ -67,23 +75,60 @@ public final class EtcdCluster: @unchecked Sendable {
         tls: TLS? = nil,
         loopback: String = "127.0.0.1",
         startTimeout: Duration = .seconds(30),
+        extraArguments: [String] = [],
         _ body: (EtcdCluster) async throws -> Result
     ) async throws -> Result {
-        let cluster = try await EtcdCluster.start(members: members, tls: tls, loopback: loopback, startTimeout: startTimeout)
+        let cluster = try await EtcdCluster.start(
+            members: members, tls: tls, loopback: loopback, startTimeout: startTimeout, extraArguments: extraArguments
+        )
+        return try await cluster.running(body)
+    }
+
+    /// One member in each of `hosts` of `network`, on the host's address (ports 2379 and 2380:
+    /// each host has its own), started and stopped as ``with(members:tls:loopback:startTimeout:extraArguments:_:)`` does.
+    public static func with<Result>(
+        on network: TestNetwork,
+        hosts: [TestNetwork.Host],
+        startTimeout: Duration = .seconds(30),
+        extraArguments: [String] = [],
+        _ body: (EtcdCluster) async throws -> Result
+    ) async throws -> Result {
+        let directory = try EtcdTestPaths.makeTemporaryDirectory(prefix: "etcd-network")
+        let members = hosts.enumerated().map { index, host in
+            Member(
+                name: "m\(index)", clientPort: 2379, peerPort: 2380,
+                clientURL: "http://\(host.address):2379", peerURL: "http://\(host.address):2380",
+                dataDirectory: "\(directory)/m\(index).data", logFile: "\(directory)/m\(index).log", host: host
+            )
+        }
+        let cluster = EtcdCluster(members: members, directory: directory, tls: nil, extraArguments: extraArguments, network: network)
         do {
-            let result = try await body(cluster)
-            await cluster.stop()
-            return result
+            for index in members.indices { try cluster.launch(member: index, initialState: "new") }
+            try await cluster.waitUntilHealthy(timeout: startTimeout)
         } catch {
             await cluster.stop()
             throw error
         }
+        return try await cluster.running(body)
     }
 
-    /// Starts a cluster; call ``stop()`` when done (``with(members:tls:loopback:startTimeout:_:)`` does).
+    /// Runs `body` on this started cluster, then stops it — also when `body` throws.
+    private func running<Result>(_ body: (EtcdCluster) async throws -> Result) async throws -> Result {
+        do {
+            let result = try await body(self)
+            await self.stop()
+            return result
+        } catch {
+            await self.stop()
+            throw error
+        }
+    }
+
+    /// Starts a cluster; call ``stop()`` when done (``with(members:tls:loopback:startTimeout:extraArguments:_:)`` does).
     /// `loopback` is the address members listen on, as written in a URL (`[::1]` for IPv6).
     public static func start(
-        members count: Int = 1, tls: TLS? = nil, loopback: String = "127.0.0.1", startTimeout: Duration = .seconds(30)
+        members count: Int = 1, tls: TLS? = nil, loopback: String = "127.0.0.1", startTimeout: Duration = .seconds(30),
+        extraArguments: [String] = []
     ) async throws -> EtcdCluster {
         precondition(count >= 1)
         // A probed port is free only until someone binds it: with suites running in parallel an
@@ -91,15 +136,17 @@ public final class EtcdCluster: @unchecked Sendable {
         // ports then (a member that exits for another reason fails the same way three times).
         for _ in 1..<3 {
             do {
-                return try await self.startOnce(members: count, tls: tls, loopback: loopback, startTimeout: startTimeout)
+                return try await self.startOnce(members: count, tls: tls, loopback: loopback, startTimeout: startTimeout, extraArguments: extraArguments)
             } catch is MemberExitedDuringStartUp {
                 continue
             }
         }
-        return try await self.startOnce(members: count, tls: tls, loopback: loopback, startTimeout: startTimeout)
+        return try await self.startOnce(members: count, tls: tls, loopback: loopback, startTimeout: startTimeout, extraArguments: extraArguments)
     }
 
-    private static func startOnce(members count: Int, tls: TLS?, loopback: String, startTimeout: Duration) async throws -> EtcdCluster {
+    private static func startOnce(
+        members count: Int, tls: TLS?, loopback: String, startTimeout: Duration, extraArguments: [String]
+    ) async throws -> EtcdCluster {
         let directory = try EtcdTestPaths.makeTemporaryDirectory(prefix: "etcd-cluster")
         let ports = try EtcdFreePorts.take(2 * count)
         let clientScheme = tls == nil ? "http" : "https"
@@ -112,10 +159,11 @@ public final class EtcdCluster: @unchecked Sendable {
                 clientURL: "\(clientScheme)://\(loopback):\(ports[2 * index])",
                 peerURL: "http://\(loopback):\(ports[2 * index + 1])",
                 dataDirectory: "\(directory)/\(name).data",
-                logFile: "\(directory)/\(name).log"
+                logFile: "\(directory)/\(name).log",
+                host: nil
             )
         }
-        let cluster = EtcdCluster(members: members, directory: directory, tls: tls)
+        let cluster = EtcdCluster(members: members, directory: directory, tls: tls, extraArguments: extraArguments, network: nil)
         do {
             for index in members.indices { try cluster.launch(member: index, initialState: "new") }
             try await cluster.waitUntilHealthy(timeout: startTimeout)
@@ -126,10 +174,12 @@ public final class EtcdCluster: @unchecked Sendable {
         return cluster
     }
 
-    private init(members: [Member], directory: String, tls: TLS?) {
+    private init(members: [Member], directory: String, tls: TLS?, extraArguments: [String], network: TestNetwork?) {
         self.members = members
         self.directory = directory
         self.tls = tls
+        self.extraArguments = extraArguments
+        self.network = network
         self.processes = Array(repeating: nil, count: members.count)
     }
 
@@ -282,7 +332,7 @@ public final class EtcdCluster: @unchecked Sendable {
             // Fast elections keep fail-over tests short; fine on loopback.
             "--heartbeat-interval", "50",
             "--election-timeout", "500",
-        ]
+        ] + self.extraArguments
         if let tls = self.tls {
             arguments += ["--cert-file", tls.certificates.serverCertificateFile, "--key-file", tls.certificates.serverKeyFile]
             // etcd requires client certificates whenever it has --trusted-ca-file, whatever
@@ -299,7 +349,11 @@ public final class EtcdCluster: @unchecked Sendable {
         defer { try? log.close() }
         let process: ChildProcess
         do {
-            process = try Command.start("/usr/bin/etcd", arguments, standardOutput: log, standardError: log)
+            if let network = self.network, let host = member.host {
+                process = try network.start(in: host, "/usr/bin/etcd", arguments, standardOutput: log, standardError: log)
+            } else {
+                process = try Command.start("/usr/bin/etcd", arguments, standardOutput: log, standardError: log)
+            }
         } catch {
             throw EtcdTestError("cannot start /usr/bin/etcd (is etcd-server installed?): \(error)")
         }

@@ -136,6 +136,7 @@ public struct Monitor<Backend: StoreBackend>: Service {
         var retryDelay = initialRetryDelay
         var lostSince: TimeOfDay?
         var registeredAt: ContinuousClock.Instant?
+        var everRegistered = false
         let firstResult = status.changes()
         if status.snapshot.lastResult == nil {
             for await _ in firstResult {
@@ -153,6 +154,7 @@ public struct Monitor<Backend: StoreBackend>: Service {
                 let generation = try await write(status: status, to: registration, storedUp: storedUp)
                 status.update { $0.registration = .registered }
                 registeredAt = .now
+                everRegistered = true
                 logRegistered(registration, restoredAfter: lostSince)
                 lostSince = nil
                 notify([.status(status.statusLine())] + (configuration.readyWhen == .started ? [.ready] : []))
@@ -173,6 +175,10 @@ public struct Monitor<Backend: StoreBackend>: Service {
                 guard !Task.isCancelled else { return }
                 status.update { $0.openRegistration = nil }
                 if backend.isPermanent(error) { throw error }
+                // A full store refuses a new instance outright (exit 69); one already registered
+                // waits for the operator to free space, checking meanwhile.
+                let outOfSpace = backend.isOutOfSpace(error)
+                if outOfSpace && !everRegistered { throw error }
                 // Only a registration that lasted resets the back-off: one lost at once again
                 // must not turn into a loop of grants and writes.
                 if let registeredAt, ContinuousClock.now - registeredAt >= configuration.ttl {
@@ -187,7 +193,9 @@ public struct Monitor<Backend: StoreBackend>: Service {
                         metadata: ["message_id": "\(MessageID.etcdLost)", "service_monitor.error": "\(error)"]
                     )
                 }
-                status.update { $0.registration = .degraded(since: since, reason: Self.shortReason(error)) }
+                status.update {
+                    $0.registration = outOfSpace ? .outOfSpace(since: since) : .degraded(since: since, reason: Self.shortReason(error))
+                }
                 notify([.status(status.statusLine())])
                 do {
                     try await Task.sleep(for: retryDelay)
@@ -230,15 +238,30 @@ public struct Monitor<Backend: StoreBackend>: Service {
         storedUp: AsyncStream<Void>.Continuation
     ) async throws -> Int {
         guard status.snapshot.generation != written else { return written }
+        var failedSince: TimeOfDay?
         while true {
             do {
-                return try await write(status: status, to: registration, storedUp: storedUp)
+                let stored = try await write(status: status, to: registration, storedUp: storedUp)
+                if failedSince != nil {
+                    status.update { $0.registration = .registered }
+                    notify([.status(status.statusLine())])
+                }
+                return stored
             } catch is CancellationError {
                 throw CancellationError()
             } catch where backend.isPermanent(error) {
                 throw error
             } catch {
-                logger.warning("could not store the new state; retrying", metadata: ["service_monitor.error": "\(error)"])
+                // One warning per streak of failures, and STATUS= says why while it lasts.
+                if failedSince == nil {
+                    let since = TimeOfDay.now
+                    failedSince = since
+                    logger.warning("could not store the new state; retrying", metadata: ["service_monitor.error": "\(error)"])
+                    if backend.isOutOfSpace(error) {
+                        status.update { $0.registration = .outOfSpace(since: since) }
+                        notify([.status(status.statusLine())])
+                    }
+                }
                 try await Task.sleep(for: .milliseconds(500))
             }
         }

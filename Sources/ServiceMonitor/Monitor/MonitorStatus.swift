@@ -9,6 +9,9 @@ final class MonitorStatus: Sendable {
         case registered
         /// etcd could not be reached (or the lease was lost) since `since`.
         case degraded(since: TimeOfDay, reason: String)
+        /// etcd answers but refuses writes (its NOSPACE alarm) since `since`: the record may be
+        /// stale or missing.
+        case outOfSpace(since: TimeOfDay)
     }
 
     struct Snapshot: Sendable {
@@ -66,6 +69,7 @@ final class MonitorStatus: Sendable {
         case .pending: parts.append("registering \(host)")
         case .registered: parts.append("registered \(host)")
         case .degraded(let since, let reason): parts.append("etcd unreachable since \(since), retrying (\(reason))")
+        case .outOfSpace(let since): parts.append("degraded: etcd out of space (NOSPACE alarm) since \(since), record not updated, retrying")
         }
         if snapshot.health != .unknown { parts.append("since \(snapshot.healthSince)") }
         return parts.joined(separator: " · ")

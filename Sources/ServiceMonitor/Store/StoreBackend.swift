@@ -18,8 +18,14 @@ public protocol StoreBackend: Sendable {
     /// credentials, this user's permissions or the TLS setup. `watch` ends with such an error
     /// instead of retrying it forever as if the store were unreachable.
     func isPermanent(_ error: any Error) -> Bool
+
+    /// Whether the store refused a write because it is full (etcd's NOSPACE alarm): it still
+    /// reads and keeps leases alive, but takes no new record or lease until an operator frees
+    /// space. A running `watch` keeps checking and retries; a new one exits.
+    func isOutOfSpace(_ error: any Error) -> Bool
 }
 
 extension StoreBackend {
     public func isPermanent(_ error: any Error) -> Bool { false }
+    public func isOutOfSpace(_ error: any Error) -> Bool { false }
 }
