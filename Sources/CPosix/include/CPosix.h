@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/types.h>
 #include <time.h>
 #include <unistd.h>
@@ -50,6 +51,13 @@ static inline struct tm *CPosix_gmtime_r(const time_t *seconds, struct tm *parts
 
 static inline struct tm *CPosix_localtime_r(const time_t *seconds, struct tm *parts) {
     return localtime_r(seconds, parts);
+}
+
+// The signal the kernel sends this process when the thread that started it ends (prctl is
+// variadic, which Swift cannot call).
+static inline int CPosix_set_parent_death_signal(int signal) {
+    int result = prctl(PR_SET_PDEATHSIG, (unsigned long)signal, 0UL, 0UL, 0UL);
+    return result < 0 ? -errno : result;
 }
 
 #endif
