@@ -30,6 +30,7 @@ struct PackageTests {
         "/usr/share/doc/service-monitor/examples/elasticsearch/elasticsearch-lease@.service",
         "/usr/share/doc/service-monitor/examples/elasticsearch/elasticsearch@.service",
         "/usr/share/doc/service-monitor/examples/elasticsearch/elasticsearch-monitor@.service",
+        "/usr/share/doc/service-monitor/examples/elasticsearch/elasticsearch-run@.service",
         "/usr/share/doc/service-monitor/example.env",
         "/usr/share/man/man1/service-monitor.1.gz",
         "/usr/share/bash-completion/completions/service-monitor",

@@ -51,7 +51,11 @@ public struct SupervisedChild: Service {
         let configuration = Configuration(
             executable: .path(FilePath("/proc/self/exe")),
             arguments: Arguments(executablePathOverride: "service-monitor", remainingValues: Self.launchArguments(for: command, parent: getpid())),
-            environment: .inherit.updating(["SERVICE_MONITOR_HOSTS": hosts]),
+            // The unit's notify socket and watchdog are this process's (NotifyAccess=main): a
+            // command that speaks sd_notify itself would only draw warnings from systemd.
+            environment: .inherit.updating([
+                "SERVICE_MONITOR_HOSTS": hosts, "NOTIFY_SOCKET": nil, "WATCHDOG_USEC": nil, "WATCHDOG_PID": nil,
+            ]),
             platformOptions: options
         )
         let signals = ChildSignals()
