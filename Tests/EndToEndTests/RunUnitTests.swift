@@ -53,8 +53,9 @@ struct RunUnitTests {
         }
         // The last one up released the lease: no holder, nobody queued.
         try await eventually("the startup lease to be free") {
-            try await client.range(.prefix(template.prefix + "/\(template.label)/startup/holders/")).kvs.isEmpty
-                && client.range(.prefix(template.prefix + "/\(template.label)/startup/queue/")).kvs.isEmpty
+            let holders = try await client.range(.prefix(template.prefix + "/\(template.label)/startup/holders/"))
+            let queue = try await client.range(.prefix(template.prefix + "/\(template.label)/startup/queue/"))
+            return holders.kvs.isEmpty && queue.kvs.isEmpty
         }
 
         // systemctl stop: the record is gone before the service gets SIGTERM.
