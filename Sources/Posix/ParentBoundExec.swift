@@ -8,7 +8,8 @@ import Musl
 
 /// Replaces this process by a program that must not outlive its parent: the kernel sends it
 /// SIGKILL when the parent ends, even by SIGKILL (`PR_SET_PDEATHSIG`, which survives `execve`
-/// except into a set-user-ID program).
+/// except into a set-user-ID program). The program starts with every signal at its default
+/// action and none blocked.
 ///
 /// Run in a freshly started child, before anything else: the parent spawns its own executable
 /// with a marker argument, and this turns that process into the real command.
@@ -24,6 +25,9 @@ public enum ParentBoundExec {
         if result < 0 { return (cannotExecute, "prctl(PR_SET_PDEATHSIG): " + PosixError.reason(of: -result)) }
         // The parent may have ended before the signal was asked for: then nobody would send it.
         guard getppid() == parent else { return (cannotExecute, "its parent \(parent) has ended") }
+        // This runtime blocked signals it handles on other threads; the program must get them.
+        let reset = CPosix_reset_signals()
+        if reset < 0 { return (cannotExecute, "sigprocmask: " + PosixError.reason(of: -reset)) }
         var pointers = arguments.map { strdup($0) } + [nil]
         execvp(arguments[0], &pointers)
         let error = errno

@@ -74,13 +74,14 @@ struct RunCommand: AsyncParsableCommand {
         let leaseSignals = await UnixSignalsSequence(trapping: UnixSignal.gracefulStop)
         let runSignals = await UnixSignalsSequence(trapping: UnixSignal.gracefulStop)
 
-        guard let up = try await settings.withBackend({ backend in
+        guard let turn = try await settings.withBackend({ backend in
             try await takeTurn(plan, backend: backend, logger: logger) {
                 for await _ in leaseSignals { return }
             }
         }) else {
             throw ExitCode(ExitStatus.negative.rawValue)
         }
+        let up = turn.up
         let hosts = up.isEmpty ? "" : try plan.hostFormat.render(up)
         let listed = hosts.hasSuffix("\n") ? String(hosts.dropLast()) : hosts
         let command = plan.command.arguments(hosts: listed)
@@ -98,24 +99,34 @@ struct RunCommand: AsyncParsableCommand {
             )
             try await Self.supervise(
                 child, monitor: plan.monitor, checks: checks, watchdog: watchdog, signals: runSignals, stopRequest: stopRequest,
-                backend: backend, backendServices: backendServices, settings: settings, logger: logger
+                lease: (plan.request.leaseTimeout, turn.leaseEnds), backend: backend, backendServices: backendServices, settings: settings, logger: logger
             )
         }
         // The record is gone; the child's status is ours.
         if let status = exit.status, status != 0 { throw ExitCode(status) }
     }
 
+    /// This instance's turn: the instances up when it began, and when its startup lease ends
+    /// unless released.
+    struct Turn: Sendable {
+        var up: [InstanceRecord]
+        var leaseEnds: ContinuousClock.Instant
+    }
+
     /// Waits for the startup lease, then reads the instances up (one linearizable read).
     /// `nil`: not acquired (timed out or interrupted), nothing started.
     private func takeTurn(
         _ plan: Plan, backend: some StoreBackend, logger: Logger, interrupted: @escaping @Sendable () async -> Void
-    ) async throws -> [InstanceRecord]? {
+    ) async throws -> Turn? {
         let label = plan.monitor.label, serviceID = plan.monitor.serviceID
         let lease = StartupLease(semaphore: backend.semaphore, label: label, serviceID: serviceID, logger: logger)
         switch try await lease.acquire(plan.request, interrupted: interrupted) {
         case .acquired, .alreadyHeld:
-            return try await Discovery(registry: backend.registry, label: label).current()
+            // Either way the lease now runs a full --lease-timeout.
+            let leaseEnds = ContinuousClock.now + plan.request.leaseTimeout
+            let up = try await Discovery(registry: backend.registry, label: label).current()
                 .filter { $0.serviceID != serviceID.rawValue }
+            return Turn(up: up, leaseEnds: leaseEnds)
         case .timedOut:
             Output.error("startup lease for \(label) not acquired within --acquire-timeout \(plan.request.acquireTimeout.operatorDescription); left the queue, nothing started")
             return nil
@@ -129,7 +140,7 @@ struct RunCommand: AsyncParsableCommand {
     /// (deregisters), the child (signal, then SIGKILL), the store connection.
     private static func supervise(
         _ child: SupervisedChild, monitor configuration: MonitorConfiguration, checks: HealthCheckSet, watchdog: Watchdog?,
-        signals: UnixSignalsSequence, stopRequest: StopRequest,
+        signals: UnixSignalsSequence, stopRequest: StopRequest, lease: (timeout: Duration, ends: ContinuousClock.Instant),
         backend: some StoreBackend, backendServices: [any Service], settings: Settings, logger: Logger
     ) async throws {
         let (monitor, watchdogPinger) = MonitorServices.make(
@@ -143,6 +154,10 @@ struct RunCommand: AsyncParsableCommand {
         services += [stopsGroup(child), stopsGroup(monitor)]
         if let watchdogPinger { services.append(.init(service: watchdogPinger)) }
         services.append(stopsGroup(StopOnSignal(signals: signals, request: stopRequest)))
+        let notice = LeaseTimeoutNotice(
+            semaphore: backend.semaphore, configuration: configuration, leaseTimeout: lease.timeout, ends: lease.ends, logger: logger
+        )
+        services.append(.init(service: notice, successTerminationBehavior: .ignore, failureTerminationBehavior: .ignore))
         let group = ServiceGroup(configuration: .init(services: services, logger: logger))
         try await group.run()
     }
@@ -176,6 +191,32 @@ private struct StopOnSignal: Service {
                 request.record(signal.rawValue)
                 return
             }
+        }
+    }
+}
+
+/// Says so when the startup lease runs out before the first up: the next instance may start
+/// then, while this one goes on running its service.
+private struct LeaseTimeoutNotice<Semaphore: StartupSemaphore>: Service {
+    let semaphore: Semaphore
+    let configuration: MonitorConfiguration
+    let leaseTimeout: Duration
+    let ends: ContinuousClock.Instant
+    let logger: Logger
+
+    func run() async {
+        await cancelWhenGracefulShutdown {
+            do {
+                // Still held just before its end: no first up yet (the monitor releases it then).
+                try await Task.sleep(until: ends - .milliseconds(500), clock: .continuous)
+                guard try await semaphore.holds(configuration.serviceID, of: configuration.label) else { return }
+                try await Task.sleep(until: ends, clock: .continuous)
+            } catch {
+                return
+            }
+            logger.warning(
+                "the startup lease of \(configuration.label) ran out (--lease-timeout \(leaseTimeout.operatorDescription)) before \(configuration.serviceID) was healthy: the next instance may start; \(configuration.serviceID) goes on running"
+            )
         }
     }
 }

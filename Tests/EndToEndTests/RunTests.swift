@@ -92,6 +92,25 @@ struct RunTests {
         }
     }
 
+    @Test func aLeaseThatTimesOutBeforeTheFirstUpLetsTheNextInWhileTheServiceRunsOn() async throws {
+        try await EtcdCluster.with(members: 1) { cluster in
+            try await withEtcdClient(.init(endpoints: cluster.clientURLs)) { client in
+                let label = uniqueLabel("run-slow"), directory = try EtcdTestPaths.makeTemporaryDirectory(prefix: "run")
+                defer { try? FileManager.default.removeItem(atPath: directory) }
+                // Never healthy: its check looks for a file nobody writes.
+                var slow = Self.arguments(cluster, label, "r-1", ["--lease-timeout", "2s"], script: "exec sleep 6019")
+                slow[slow.firstIndex(of: "/bin/true")!] = "test -e \(directory)/never"
+                let first = try MonitorProcess(slow)
+                let second = try MonitorProcess(Self.arguments(cluster, label, "r-2", [], script: "exec sleep 6020"))
+                _ = try await client.waitForRecord("/service-monitor/\(label)/instances/r-2", timeout: .seconds(30), "up") { $0?.state == "up" }
+                #expect(first.isRunning, "\(first.log)")
+                try await eventually("the first to say its lease ran out") { first.log.contains("ran out (--lease-timeout 2s) before r-1 was healthy") }
+                #expect(try await first.terminate(timeout: .seconds(30)) == 128 + SIGTERM, "\(first.log)")
+                #expect(try await second.terminate(timeout: .seconds(30)) == 128 + SIGTERM, "\(second.log)")
+            }
+        }
+    }
+
     /// `run` with a command check that is always up, then `/bin/sh -c SCRIPT sh --peers={hosts}`.
     static func arguments(_ cluster: EtcdCluster, _ label: String, _ id: String, _ extra: [String], script: String) -> [String] {
         [
