@@ -35,14 +35,8 @@ struct RunCommand: AsyncParsableCommand {
 
     @OptionGroup var lease: LeaseOptions
 
-    @Option(help: ArgumentHelp("How {hosts} and SERVICE_MONITOR_HOSTS list the instances up: csv (a,b,c) or lines (json: SERVICE_MONITOR_HOSTS only).", valueName: "format"))
-    var format: String = "csv"
-
-    @Option(help: "Append :PORT to every host ([addr]:PORT for IPv6).")
-    var port: Int?
-
-    @Option(help: ArgumentHelp("Render each instance as hosts --template does, e.g. '{host_port}:{transport_port}'.", valueName: "template"))
-    var template: String?
+    /// How {hosts} and SERVICE_MONITOR_HOSTS list the instances (json: the variable only).
+    @OptionGroup var rendering: HostFormatOptions
 
     @Option(help: ArgumentHelp("How long COMMAND has to stop after the forwarded signal before SIGKILL.", valueName: "duration"))
     var stopTimeout: String = "90s"
@@ -166,7 +160,7 @@ struct RunCommand: AsyncParsableCommand {
     /// written nothing.
     func validate(settings: Settings, environment: [String: String]) throws -> Plan {
         let command = try ChildCommand(command, environment: environment)
-        let hostFormat = try HostFormat(layout: format, port: port, template: template)
+        let hostFormat = try rendering.hostFormat()
         if hostFormat.layout == .json, command.takesHosts {
             throw BadInput(option: "--format", message: "json cannot fill {hosts} in an argument: use csv or lines (json goes to SERVICE_MONITOR_HOSTS only)")
         }
