@@ -10,7 +10,7 @@ import Glibc
 /// `run` in its one-unit form (`Type=notify`, `NotifyAccess=main`, `KillMode=mixed`) under the
 /// private systemd user manager, with the stand-in as the service: each instance of the template
 /// is named after the free port its stand-in listens on.
-@Suite("run under systemd", .shares(.userManager), .timeLimit(.minutes(4)))
+@Suite("run under systemd", .serialized, .shares(.userManager), .timeLimit(.minutes(4)))
 struct RunUnitTests {
     @Test func instancesStartOneAtATimeAreActiveWhenHealthyAndLeaveAsTheyShould() async throws {
         try await EtcdCluster.with(members: 1) { cluster in
@@ -27,6 +27,39 @@ struct RunUnitTests {
                     throw error
                 }
                 await template.stop(units)
+            }
+        }
+    }
+
+    @Test func aWaitingUnitOutlivesItsStartTimeoutAndStartsOnceTheLeaseIsFree() async throws {
+        try await EtcdCluster.with(members: 1) { cluster in
+            try await withEtcdClient(.init(endpoints: cluster.clientURLs)) { client in
+                let template = try RunTemplate(endpoints: cluster.clientURLs[0], timeoutStartSec: "3s")
+                defer { template.remove() }
+                try await template.install()
+                let unit = template.unit(try EtcdFreePorts.take(1)[0])
+                let lease = StartupLeaseFixture(cluster, client, label: template.label)
+                try await UserManager.removing(unit) {
+                    _ = try await lease.acquireNow("holder")
+                    let start = try await UserManager.systemctl(["start", "--no-block", unit])
+                    try #require(start.status == 0, "\(start)")
+                    _ = try await client.waitForRecord(lease.queueKey(template.serviceID(unit)), "queued") { $0 != nil }
+
+                    // Twice its TimeoutStartSec later the unit is still starting: EXTEND_TIMEOUT_USEC works.
+                    let waitingSince = ContinuousClock.now
+                    while ContinuousClock.now - waitingSince < .seconds(6) {
+                        let state = try await UserManager.properties(of: unit, ["ActiveState"])["ActiveState"]
+                        try #require(state == "activating", "unit left activating while waiting: \(state ?? "?")")
+                        try await Task.sleep(for: .milliseconds(500))
+                    }
+                    #expect(!FileManager.default.fileExists(atPath: template.state + "/handed-" + template.port(unit)), "started before its turn")
+
+                    #expect(try await lease.release("holder").status == 0)
+                    // Started, healthy after 2 s, then active: the 3 s start timeout no longer counts the wait.
+                    let properties = try await template.waitFor(unit, toBe: "active", timeout: .seconds(30))
+                    #expect(properties["Result"] == "success")
+                    #expect(try template.handed(unit) == "|")
+                }
             }
         }
     }
@@ -99,8 +132,11 @@ struct RunTemplate {
     let unitDirectory: String
     var name: String { "sm-\(label)@.service" }
 
-    init(endpoints: String) throws {
+    let timeoutStartSec: String
+
+    init(endpoints: String, timeoutStartSec: String = "120s") throws {
         self.endpoints = endpoints
+        self.timeoutStartSec = timeoutStartSec
         state = try EtcdTestPaths.makeTemporaryDirectory(prefix: "run-unit")
         unitDirectory = try UserManager.environment()["XDG_RUNTIME_DIR"]!! + "/systemd/user"
     }
@@ -132,7 +168,7 @@ struct RunTemplate {
         Type=notify
         NotifyAccess=main
         KillMode=mixed
-        TimeoutStartSec=120s
+        TimeoutStartSec=\(timeoutStartSec)
         TimeoutStopSec=30s
         ExecStart=\(serviceMonitor) run --endpoints=\(endpoints) --label=\(label) --service-id=\(label)-%i --host-ip=127.0.0.1 \\
             --monitor-url=http://127.0.0.1:%i/ --interval=1s --timeout=800ms --ttl=3s --template={service_id} --stop-timeout=10s \\
@@ -140,9 +176,9 @@ struct RunTemplate {
 
         """
         try FileManager.default.createDirectory(atPath: unitDirectory, withIntermediateDirectories: true)
+        // No daemon-reload: the manager loads a unit it has never seen from disk when it is first
+        // named, and a reload would reset the start timeout other tests' waiters have extended.
         try unit.write(toFile: unitDirectory + "/" + name, atomically: true, encoding: .utf8)
-        let reload = try await UserManager.systemctl(["daemon-reload"])
-        guard reload.status == 0 else { throw CommandError(description: "daemon-reload failed: \(reload)") }
     }
 
     func handed(_ unit: String) throws -> String { try read("handed", unit) }
