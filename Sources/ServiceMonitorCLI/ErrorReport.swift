@@ -50,6 +50,9 @@ extension ServiceMonitorCommand {
         } catch let error as ExitCode {
             // A negative outcome the command has already reported.
             Glibc.exit(error.rawValue)
+        } catch where exitCode(for: error) == .success {
+            // `--help` parses as ArgumentParser's own help command, whose run() asks for the help.
+            exit(withError: error)
         } catch {
             ErrorReport.exit(with: error)
         }

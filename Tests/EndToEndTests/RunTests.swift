@@ -111,6 +111,17 @@ struct RunTests {
         }
     }
 
+    @Test func helpPrintsTheCommandAndExits0() async throws {
+        let binary = try BuildProducts.executable(named: "service-monitor")
+        let help = try await Command.run(binary, ["run", "--help"])
+        #expect(help.status == 0, "\(help)")
+        #expect(help.standardOutput.contains("USAGE: service-monitor run [<options>] --label <label> --service-id <service-id> -- [<command> ...]"), "\(help)")
+        #expect(help.standardOutput.contains("--stop-timeout <duration>"), "\(help)")
+        #expect(help.standardError.isEmpty, "\(help)")
+        let root = try await Command.run(binary, ["--help"])
+        #expect(root.status == 0 && root.standardOutput.contains("SUBCOMMANDS:") && root.standardOutput.contains("run"), "\(root)")
+    }
+
     /// `run` with a command check that is always up, then `/bin/sh -c SCRIPT sh --peers={hosts}`.
     static func arguments(_ cluster: EtcdCluster, _ label: String, _ id: String, _ extra: [String], script: String) -> [String] {
         [
