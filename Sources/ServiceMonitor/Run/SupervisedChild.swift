@@ -11,9 +11,10 @@ import Glibc
 /// `run`'s command, as a child of this process with its standard input, output and error.
 ///
 /// It is started through this executable (``launchMarker``), which binds it to this process
-/// (``ParentBoundExec``: SIGKILL when this process ends, however it ends) and then becomes the
-/// command. It runs in a process group of its own, so a terminal's Ctrl-C reaches it only as
-/// forwarded here — after the monitor has deregistered.
+/// (`Posix.ParentBoundExec`: SIGKILL when this process ends, however it ends, and clean signals) and
+/// then becomes the command. It runs in a process group of its own, so a terminal's Ctrl-C
+/// reaches it only as forwarded here — after the monitor has deregistered — and without this
+/// process's `NOTIFY_SOCKET` and watchdog variables.
 ///
 /// On graceful shutdown (which the service group gives it after the monitor's, so the record is
 /// already gone) it forwards the signal that asked this process to stop, or SIGTERM, and after
