@@ -49,6 +49,8 @@ struct RunTests {
                 let script = #"trap '\#(hosts) > \#(directory)/at-term; exit 0' TERM; echo started > \#(directory)/started; while :; do sleep 0.1; done"#
                 let run = try MonitorProcess(Self.arguments(cluster, label, "r-1", [], script: script))
                 _ = try await client.waitForRecord("/service-monitor/\(label)/instances/r-1", "up") { $0?.state == "up" }
+                // The check is up at once; the command may not have set its trap yet.
+                try await eventually("the command to set its trap") { FileManager.default.fileExists(atPath: directory + "/started") }
                 #expect(try await run.terminate(timeout: .seconds(30)) == 0, "\(run.log)")
                 let seen = try String(contentsOfFile: directory + "/at-term", encoding: .utf8)
                 #expect(seen == "", "the command saw \(seen.debugDescription) up when it got SIGTERM; log: \(run.log)")
