@@ -40,8 +40,9 @@ let package = Package(
             name: "CSystemd",
             linkerSettings: [.linkedLibrary("systemd")]
         ),
-        // C shim over the POSIX calls made directly (read, write, open, clocks): prefixed static
-        // inline forwards that return -errno on failure.
+        // C shim over the POSIX calls made directly (read, write, open, clocks, and for run's
+        // child prctl and the signal mask): prefixed static inline forwards that return -errno
+        // on failure.
         .target(name: "CPosix"),
         // The Swift layer over CPosix: EINTR-safe descriptor and file loops, wall-clock
         // timestamps, every failure a PosixError.

@@ -88,6 +88,11 @@ public enum File {
         try String(decoding: contents(atPath: path), as: UTF8.self)
     }
 
+    /// Whether `path` is a regular file this process may execute (a directory is not).
+    public static func isExecutable(atPath path: String) -> Bool {
+        CPosix_is_executable_file(path) == 1
+    }
+
     /// Appends `text` to the file at `path` (created when missing) in one `write(2)` when it fits.
     public static func append(_ text: String, toPath path: String) throws(PosixError) {
         let file = try FileDescriptor.open(appendingTo: path)

@@ -22,26 +22,14 @@ struct AcquireLeaseCommand: AsyncParsableCommand {
 
     @OptionGroup var instance: InstanceOptions
 
-    @Option(help: ArgumentHelp("How long the slot is held at most without a release.", valueName: "duration"))
-    var leaseTimeout: String = "240s"
-
-    @Option(help: ArgumentHelp("How long to wait for a slot before exiting 1.", valueName: "duration"))
-    var acquireTimeout: String = "360s"
-
-    @Option(help: "How many service ids may hold the lease at once (1-1000).")
-    var slots: Int = 1
+    @OptionGroup var lease: LeaseOptions
 
     func run() async throws {
         let environment = Environment.current
         let settings = try Settings(global, environment: environment)
         let (label, serviceID) = try instance.validated()
-        let request = try AcquireRequest(
-            leaseTimeout: try Duration(parsingPositive: leaseTimeout, option: "--lease-timeout"),
-            acquireTimeout: try Duration(parsingPositive: acquireTimeout, option: "--acquire-timeout"),
-            slots: slots,
-            // Only informative in the entries; an explicit bad --host-ip was refused by Settings.
-            host: try? settings.hostAddress(environment: environment)
-        )
+        // Only informative in the entries; an explicit bad --host-ip was refused by Settings.
+        let request = try lease.request(host: try? settings.hostAddress(environment: environment))
 
         settings.logTarget.bootstrap(identifier: "service-monitor", level: .info)
         // Trapped before the first etcd call, so a SIGTERM or SIGHUP at any point still leaves the queue.

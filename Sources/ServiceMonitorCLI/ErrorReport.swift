@@ -1,5 +1,6 @@
 import ArgumentParser
 import NIOCore
+import Posix
 import ServiceMonitor
 
 #if canImport(Glibc)
@@ -27,16 +28,17 @@ enum ErrorReport {
 extension ServiceMonitorCommand {
     /// Parses, runs, and exits with the documented status; every error is one line, not a page.
     public static func runAsMain(_ arguments: [String] = Array(CommandLine.arguments.dropFirst())) async -> Never {
+        if arguments.first == SupervisedChild.launchMarker { becomeChild(arguments) }
         let command: any ParsableCommand
         do {
             command = try await asyncParseAsRoot(arguments)
         } catch {
             exitForParseError(error, arguments: arguments)
         }
-        // Every command but `watch` is one etcd connection: one event-loop thread serves
+        // Every command but `watch` and `run` is one etcd connection: one event-loop thread serves
         // it, and starting one per core cost a one-shot `hosts` ~9% of its wall time.
-        // (`watch` also runs the health checks on the singleton group; it keeps one per core.)
-        if !(command is WatchCommand) { NIOSingletons.groupLoopCountSuggestion = 1 }
+        // (Those two also run the health checks on the singleton group; they keep one per core.)
+        if !(command is WatchCommand || command is RunCommand) { NIOSingletons.groupLoopCountSuggestion = 1 }
         do {
             if var asyncCommand = command as? any AsyncParsableCommand {
                 try await asyncCommand.run()
@@ -48,9 +50,24 @@ extension ServiceMonitorCommand {
         } catch let error as ExitCode {
             // A negative outcome the command has already reported.
             Glibc.exit(error.rawValue)
+        } catch where exitCode(for: error) == .success {
+            // `--help` parses as ArgumentParser's own help command, whose run() asks for the help.
+            exit(withError: error)
         } catch {
             ErrorReport.exit(with: error)
         }
+    }
+
+    /// `run`'s child, started as `service-monitor __run-child PARENT -- COMMAND…`: bound to its
+    /// parent, it becomes COMMAND (exit 127/126, as a shell, when that fails).
+    static func becomeChild(_ arguments: [String]) -> Never {
+        guard arguments.count > 3, let parent = pid_t(arguments[1]), arguments[2] == "--" else {
+            Output.error("\(SupervisedChild.launchMarker) is service-monitor run's own: use service-monitor run -- COMMAND")
+            Glibc.exit(ExitStatus.usage.rawValue)
+        }
+        let failure = ParentBoundExec.exec(Array(arguments.dropFirst(3)), parent: parent)
+        Output.error("cannot run \(failure.reason)")
+        Glibc.exit(failure.status)
     }
 
     /// ArgumentParser's own errors, the only ones that point at --help: help and --version print

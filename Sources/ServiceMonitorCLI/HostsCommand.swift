@@ -21,14 +21,7 @@ struct HostsCommand: AsyncParsableCommand {
     @Option(help: "Service label (case-insensitive).")
     var label: String
 
-    @Option(help: ArgumentHelp("csv (a,b,c), lines, or json (the whole records).", valueName: "format"))
-    var format: String = "csv"
-
-    @Option(help: "Append :PORT to every host ([addr]:PORT for IPv6).")
-    var port: Int?
-
-    @Option(help: ArgumentHelp("Render each instance, e.g. '{host_port}:{transport_port}': {host}, {host_port} ([addr] for IPv6), {service_id} and top-level service-info keys.", valueName: "template"))
-    var template: String?
+    @OptionGroup var rendering: HostFormatOptions
 
     @Option(help: "Exit 1 unless at least this many instances are up.")
     var min: Int?
@@ -42,7 +35,7 @@ struct HostsCommand: AsyncParsableCommand {
     func run() async throws {
         let settings = try Settings(global, environment: Environment.current)
         let label = try Label(label)
-        let hostFormat = try HostFormat(layout: format, port: port, template: template)
+        let hostFormat = try rendering.hostFormat()
         if let min, min < 1 {
             throw BadInput(option: "--min", message: "\(min): must be at least 1")
         }

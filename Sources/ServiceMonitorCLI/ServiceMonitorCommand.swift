@@ -6,7 +6,7 @@ public struct ServiceMonitorCommand: AsyncParsableCommand {
         commandName: "service-monitor",
         abstract: "Monitor a clustered service, publish which instances are healthy, and start instances one at a time — with etcd v3 as the shared store.",
         version: ServiceMonitorVersion.current,
-        subcommands: [WatchCommand.self, HostsCommand.self, AcquireLeaseCommand.self, ReleaseLeaseCommand.self, StatusCommand.self]
+        subcommands: [WatchCommand.self, HostsCommand.self, AcquireLeaseCommand.self, ReleaseLeaseCommand.self, RunCommand.self, StatusCommand.self]
     )
 
     public init() {}

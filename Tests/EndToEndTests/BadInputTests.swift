@@ -28,7 +28,7 @@ struct BadInputTests {
     /// A label with one instance that is up, so `hosts --template` has a record to render.
     static let seededLabel = "bad-input-seeded"
 
-    static let cases: [BadInvocation] = globalOptions + watchOptions + names + hostsOptions + leaseOptions
+    static let cases: [BadInvocation] = globalOptions + watchOptions + names + hostsOptions + leaseOptions + runOptions
 
     // MARK: Global options, on every command
 
@@ -314,6 +314,37 @@ struct BadInputTests {
 
     /// A valid `watch` except for `changes`, which replace its options or add to them; an option
     /// written `--name=` is passed as one argument `--name=value`.
+    // MARK: run: its own options and the command after --
+
+    static let runOptions: [BadInvocation] = [
+        BadInvocation(name: "run without --", arguments: run(command: []) + ["/bin/true"], names: "'/bin/true'"),
+        BadInvocation(name: "run with nothing after --", arguments: run(command: ["--"]), names: "COMMAND missing: give the command to run after --"),
+        BadInvocation(name: "run with an empty command", arguments: run(command: ["--", ""]), names: "COMMAND missing"),
+        BadInvocation(
+            name: "run with a command not on PATH", arguments: run(command: ["--", "no-such-service-xyz", "-v"]),
+            names: #"COMMAND "no-such-service-xyz": no executable of that name on PATH"#
+        ),
+        BadInvocation(
+            name: "run with a command path that is not executable", arguments: run(command: ["--", "/etc/passwd"]),
+            names: #"COMMAND "/etc/passwd": not an executable file"#
+        ),
+        BadInvocation(
+            name: "run with {hosts} and --format json", arguments: run("--format", "json", command: ["--", "/bin/echo", "--peers={hosts}"]),
+            names: "--format json cannot fill {hosts}"
+        ),
+        BadInvocation(name: "run with a bogus --format", arguments: run("--format", "yaml"), names: #"--format "yaml": use csv, lines or json"#),
+        BadInvocation(name: "run with --port and --template", arguments: run("--port", "9300", "--template", "{host}"), names: "--port and --template cannot be combined"),
+        BadInvocation(name: "run with zero --stop-timeout", arguments: run("--stop-timeout", "0s"), names: #"--stop-timeout "0s": must be longer than zero"#),
+        BadInvocation(name: "run with --slots 0", arguments: run("--slots", "0"), names: "--slots 0: must be between 1 and 1000"),
+        BadInvocation(name: "run without a check", arguments: ["run", "--label", "bad-input", "--service-id", "w-1", "--host-ip", "127.0.0.1", "--", "/bin/true"], names: "--monitor-url missing"),
+        BadInvocation(name: "run with a watch-only option", arguments: run("--ready-when", "started"), names: "'--ready-when'"),
+    ]
+
+    /// A valid `run` with `extra` options, then `command` (by default `-- /bin/true {hosts}`).
+    static func run(_ extra: String..., command: [String] = ["--", "/bin/true", "{hosts}"]) -> [String] {
+        ["run", "--label", "bad-input", "--service-id", "w-1", "--monitor-url", "http://127.0.0.1:9/", "--host-ip", "127.0.0.1"] + extra + command
+    }
+
     static func watch(_ changes: (String, String)..., without removed: String? = nil) -> [String] {
         var options: [(String, String)] = [
             ("--label", "bad-input"), ("--service-id", "w-1"), ("--monitor-url", "http://127.0.0.1:9/"), ("--host-ip", "127.0.0.1"),
@@ -372,7 +403,7 @@ struct BadInputTests {
         #expect(Set(Self.cases.map(\.name)).count == Self.cases.count, "case names repeat")
         #expect(Set(Self.cases.map { [$0.environment.description] + $0.arguments }).count == Self.cases.count, "invocations repeat")
         let commands = Set(Self.cases.compactMap(\.arguments.first))
-        #expect(commands.isSuperset(of: ["watch", "hosts", "status", "acquire-lease", "release-lease"]))
+        #expect(commands.isSuperset(of: ["watch", "hosts", "status", "acquire-lease", "release-lease", "run"]))
         #expect(Set(Self.cases.map(\.exitStatus)) == [64, 78])
     }
 

@@ -30,6 +30,7 @@ struct PackageTests {
         "/usr/share/doc/service-monitor/examples/elasticsearch/elasticsearch-lease@.service",
         "/usr/share/doc/service-monitor/examples/elasticsearch/elasticsearch@.service",
         "/usr/share/doc/service-monitor/examples/elasticsearch/elasticsearch-monitor@.service",
+        "/usr/share/doc/service-monitor/examples/elasticsearch/elasticsearch-run@.service",
         "/usr/share/doc/service-monitor/examples/galera/galera-lease@.service",
         "/usr/share/doc/service-monitor/examples/galera/galera@.service",
         "/usr/share/doc/service-monitor/examples/galera/galera-monitor@.service",

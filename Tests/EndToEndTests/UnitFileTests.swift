@@ -18,7 +18,7 @@ struct UnitFileTests {
 
     @Test func everyUnitPassesSystemdAnalyzeVerify() async throws {
         let files = Self.unitFiles
-        #expect(files.count == 8, "\(files)")
+        #expect(files.count == 9, "\(files)")
         // verify needs an instance name for templates and an executable that exists: instances
         // named @1, pointing at the binary just built. (The man page comes with the package.)
         let directory = try EtcdTestPaths.makeTemporaryDirectory(prefix: "units")
@@ -56,6 +56,12 @@ struct UnitFileTests {
         for line in ["BindsTo=elasticsearch@%i.service", "After=elasticsearch@%i.service", "Type=notify", "WatchdogSec=30s", "MachineOf=elasticsearch@%i.service"] {
             #expect(monitor.contains("\n" + line + "\n"), "\(line)")
         }
+        let oneUnit = try unit("examples/elasticsearch/elasticsearch-run@.service")
+        for line in ["Type=notify", "NotifyAccess=main", "KillMode=mixed", "WatchdogSec=30s", "Conflicts=elasticsearch-run@*.service"] {
+            #expect(oneUnit.contains("\n" + line + "\n"), "\(line)")
+        }
+        #expect(oneUnit.contains("ExecStart=/usr/bin/service-monitor run --label=elasticsearch --service-id=elasticsearch-%i"))
+        #expect(oneUnit.contains("-Ediscovery.zen.ping.unicast.hosts={hosts}\n"))
         let leaseExample = try unit("examples/elasticsearch/elasticsearch-lease@.service")
         #expect(leaseExample.contains("\nMachineOf=elasticsearch@%i.service\n"))
         #expect(leaseExample.contains("\nType=oneshot\n"))

@@ -4,8 +4,11 @@
 #define C_POSIX_H
 
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <time.h>
 #include <unistd.h>
@@ -50,6 +53,33 @@ static inline struct tm *CPosix_gmtime_r(const time_t *seconds, struct tm *parts
 
 static inline struct tm *CPosix_localtime_r(const time_t *seconds, struct tm *parts) {
     return localtime_r(seconds, parts);
+}
+
+// 1 when `path` is a regular file this process may execute, as execvp would run it; else 0.
+static inline int CPosix_is_executable_file(const char *path) {
+    struct stat status;
+    return stat(path, &status) == 0 && S_ISREG(status.st_mode) && access(path, X_OK) == 0;
+}
+
+// The signal the kernel sends this process when the thread that started it ends (prctl is
+// variadic, which Swift cannot call).
+static inline int CPosix_set_parent_death_signal(int signal) {
+    int result = prctl(PR_SET_PDEATHSIG, (unsigned long)signal, 0UL, 0UL, 0UL);
+    return result < 0 ? -errno : result;
+}
+
+// Every signal back to its default action and none blocked, as a freshly spawned process has
+// them: the Swift runtime of a process about to exec another program may have changed both
+// (libdispatch's main thread blocks nearly every signal), and exec keeps the mask and ignored
+// signals.
+static inline int CPosix_reset_signals(void) {
+    for (int signal_number = 1; signal_number < NSIG; signal_number++) {
+        if (signal_number != SIGKILL && signal_number != SIGSTOP) signal(signal_number, SIG_DFL);
+    }
+    sigset_t none;
+    sigemptyset(&none);
+    int result = sigprocmask(SIG_SETMASK, &none, NULL);
+    return result < 0 ? -errno : result;
 }
 
 #endif
