@@ -16,7 +16,7 @@ import Glibc
 /// record's state (WatchTests.keepsCheckingWhileEtcdIsDownAndRegistersAgainWhenItReturns), a
 /// frozen monitor failing by the watchdog without `Restart=` (WatchUnitTests), a holder that
 /// never releases and a killed waiter (StartupLeaseTests).
-@Suite("faults on a three-member cluster", .timeLimit(.minutes(2)))
+@Suite("faults on a three-member cluster", .timeLimit(.minutes(4)))
 struct FaultTests {
     @Test func killingTheLeaderLosesNoRegistrationNoHostsChangeAndNoPlaceInTheQueue() async throws {
         try await EtcdCluster.with(members: 3) { cluster in

@@ -10,7 +10,7 @@ import Glibc
 /// `run` in its one-unit form (`Type=notify`, `NotifyAccess=main`, `KillMode=mixed`) under the
 /// private systemd user manager, with the stand-in as the service: each instance of the template
 /// is named after the free port its stand-in listens on.
-@Suite("run under systemd", .serialized, .shares(.userManager), .timeLimit(.minutes(4)))
+@Suite("run under systemd", .serialized, .shares(.userManager), .timeLimit(.minutes(6)))
 struct RunUnitTests {
     @Test func instancesStartOneAtATimeAreActiveWhenHealthyAndLeaveAsTheyShould() async throws {
         try await EtcdCluster.with(members: 1) { cluster in

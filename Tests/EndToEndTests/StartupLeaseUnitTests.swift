@@ -5,7 +5,7 @@ import TestSupport
 
 /// `acquire-lease` the way operators run it: a oneshot unit under the private systemd user
 /// manager, whose finite start timeout the waiter extends while it waits.
-@Suite("startup lease under systemd", .shares(.userManager), .timeLimit(.minutes(2)))
+@Suite("startup lease under systemd", .shares(.userManager), .timeLimit(.minutes(6)))
 struct StartupLeaseUnitTests {
     @Test func aWaitingUnitOutlivesItsStartTimeoutAndStartsOnceReleased() async throws {
         try await EtcdCluster.with(members: 1) { cluster in

@@ -5,7 +5,7 @@ import TestSupport
 
 /// `watch` the way operators run it: a `Type=notify` unit with `WatchdogSec=` under the private
 /// systemd user manager, logging to the real journald.
-@Suite("watch under systemd", .shares(.userManager), .timeLimit(.minutes(2)))
+@Suite("watch under systemd", .shares(.userManager), .timeLimit(.minutes(6)))
 struct WatchUnitTests {
     @Test func reachesActiveFollowsTheServiceInStatusLogsTransitionsAndDiesOfTheWatchdogWhenFrozen() async throws {
         try await EtcdCluster.with(members: 1) { cluster in
