@@ -29,22 +29,13 @@ struct GaleraOneUnitScenarioTests {
             defer { group.cancelAll() }
 
             let started = ContinuousClock.now
-            let start = try await UserManager.systemctl(["start", "--no-block"] + GaleraNodes.instances.map(galera.run))
-            try #require(start.status == 0, "\(start)")
-            for instance in GaleraNodes.instances {
-                let record = try await client.waitForRecord(galera.instanceKey(instance), timeout: .seconds(120), "Synced") { $0?.state == "up" }
-                #expect(record?.detail?.contains(": Synced, wsrep_ready=ON, Primary, cluster size ") == true, "\(String(describing: record?.json))")
-            }
+            try await GaleraScenarioTests.startAtOnce(galera.run, galera, client, history)
             // READY=1 follows the first up: each unit is active once its node is Synced.
             for instance in GaleraNodes.instances {
                 try await eventually("\(galera.run(instance)) to be active", timeout: .seconds(20)) {
                     try await UserManager.properties(of: galera.run(instance), ["ActiveState"])["ActiveState"] == "active"
                 }
             }
-            try await eventually("the startup lease to be free (history: \(history.events))", timeout: .seconds(20)) {
-                history.holderChanges.filter { !$0.isPut }.count == 3
-            }
-            print("Galera one-unit scenario: three nodes Synced \(ContinuousClock.now - started) after they were started at once")
 
             let order = try GaleraScenarioTests.checkOneBootstrappedTheOthersJoined(galera, history)
             let bootstrapped = try await eventually("the bootstrap in the journal", timeout: .seconds(10)) {

@@ -29,18 +29,7 @@ struct GaleraScenarioTests {
             group.addTask { try await history.record(client, from: startRevision + 1) }
             defer { group.cancelAll() }
 
-            let started = ContinuousClock.now
-            // All three at the same moment: one start job each, queued in one call.
-            let start = try await UserManager.systemctl(["start", "--no-block"] + GaleraNodes.instances.map(galera.main))
-            try #require(start.status == 0, "\(start)")
-            for instance in GaleraNodes.instances {
-                let record = try await client.waitForRecord(galera.instanceKey(instance), timeout: .seconds(120), "Synced") { $0?.state == "up" }
-                #expect(record?.detail?.contains(": Synced, wsrep_ready=ON, Primary, cluster size ") == true, "\(String(describing: record?.json))")
-            }
-            try await eventually("the startup lease to be free (history: \(history.events))", timeout: .seconds(20)) {
-                history.holderChanges.filter { !$0.isPut }.count == 3
-            }
-            print("Galera scenario: three nodes Synced \(ContinuousClock.now - started) after they were started at once")
+            try await Self.startAtOnce(galera.main, galera, client, history)
 
             let order = try Self.checkOneBootstrappedTheOthersJoined(galera, history)
             // What Galera itself says: one node bootstrapped a new group, the first to start.
@@ -58,6 +47,22 @@ struct GaleraScenarioTests {
             let bootstrappedInAll = try await galera.bootstrappingUnits(galera.main, since: cursor)
             #expect(bootstrappedInAll == [galera.main(order[0])], "bootstrapped a new group: \(bootstrappedInAll)")
         }
+    }
+
+    /// Starts `unit` of every node at the same moment (one start job each, queued in one call) and
+    /// waits until each is registered Synced and the startup lease is free again.
+    static func startAtOnce(_ unit: (Int) -> String, _ galera: GaleraNodes, _ client: EtcdClient, _ history: PrefixHistory) async throws {
+        let started = ContinuousClock.now
+        let start = try await UserManager.systemctl(["start", "--no-block"] + GaleraNodes.instances.map(unit))
+        try #require(start.status == 0, "\(start)")
+        for instance in GaleraNodes.instances {
+            let record = try await client.waitForRecord(galera.instanceKey(instance), timeout: .seconds(120), "Synced") { $0?.state == "up" }
+            #expect(record?.detail?.contains(": Synced, wsrep_ready=ON, Primary, cluster size ") == true, "\(String(describing: record?.json))")
+        }
+        try await eventually("the startup lease to be free (history: \(history.events))", timeout: .seconds(20)) {
+            history.holderChanges.filter { !$0.isPut }.count == 3
+        }
+        print("Galera scenario: three \(unit(1).split(separator: "@")[0])@ nodes Synced \(ContinuousClock.now - started) after they were started at once")
     }
 
     /// The lease let one node in at a time; the first was handed an empty list (gcomm://: it
