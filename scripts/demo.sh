@@ -41,7 +41,8 @@ done
 instances=(1 2 3)
 label=$example
 units_dir=$XDG_RUNTIME_DIR/systemd/user
-templates=("$label-lease@.service" "$label@.service" "$label-monitor@.service")
+# (galera-units.sh writes the one-unit form, galera-run@.service, too; the demo runs the three.)
+templates=("$label-lease@.service" "$label@.service" "$label-monitor@.service" "$label-run@.service")
 unit_names=()
 for i in "${instances[@]}"; do unit_names+=("$label@$i.service" "$label-monitor@$i.service" "$label-lease@$i.service"); done
 

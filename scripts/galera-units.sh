@@ -18,6 +18,11 @@
 #                                             -> `/usr/bin/mariadb --socket=STATE/node-%i/mysqld.sock`
 #   monitor unit: `--service-id=galera-%i \`  -> the same with --watch-options appended (the
 #                                                shipped defaults check every 10 s)
+#   one-unit form (galera-run@.service): the same check substitutions, and
+#     `/usr/sbin/mariadbd \`                  -> STATE/record-handed STATE/node-%i/handed
+#                                                /usr/sbin/mariadbd --defaults-file=STATE/node-%i/my.cnf \
+#                                                (the recorder appends the peer list of the
+#                                                gcomm:// address run hands mariadbd, then execs it)
 #
 # Each node's my.cnf includes the shipped 70-service-monitor-galera.cnf (and nothing of /etc/mysql),
 # then gives the node its own data directory, socket, and addresses: the node's loopback address
@@ -30,7 +35,8 @@
 #            [--watch-options '--interval 1s --timeout 800ms']
 #
 # Writes DIR/galera-lease@.service, DIR/galera@.service, DIR/galera-monitor@.service,
-# STATE/galera.env, STATE/instance-N.env and STATE/node-N/ (my.cnf, data/). Prints nothing on success.
+# DIR/galera-run@.service (start one form or the other), STATE/record-handed, STATE/galera.env,
+# STATE/instance-N.env and STATE/node-N/ (my.cnf, data/). Prints nothing on success.
 set -euo pipefail
 
 die() { printf 'galera-units: %s\n' "$*" >&2; exit 1; }
@@ -70,20 +76,39 @@ chmod o+x "$state"
 # shellcheck source=scripts/example-units.sh
 . "$repository/scripts/example-units.sh"
 
-for name in galera-lease@.service galera@.service galera-monitor@.service; do
+for name in galera-lease@.service galera@.service galera-monitor@.service galera-run@.service; do
     read_shipped_unit "$source_dir/$name" galera
     case "$name" in
         galera@.service)
             replace unit 'exec /usr/sbin/mariadbd' \
                 'echo "$${PEERS}" >>'"$state"'/node-%i/handed && exec /usr/sbin/mariadbd --defaults-file='"$state"'/node-%i/my.cnf'
             ;;
-        galera-monitor@.service)
+        galera-monitor@.service | galera-run@.service)
             replace unit '/usr/bin/mariadb --protocol=socket' "/usr/bin/mariadb --socket=$state/node-%i/mysqld.sock"
             replace unit '--service-id=galera-%i \' "--service-id=galera-%i ${watch_options:+$watch_options }\\"
+            ;;&
+        galera-run@.service)
+            replace unit '/usr/sbin/mariadbd \' "$state/record-handed $state/node-%i/handed /usr/sbin/mariadbd --defaults-file=$state/node-%i/my.cnf \\"
             ;;
     esac
     printf '%s' "$unit" > "$units/$name"
 done
+
+# The one-unit form's recorder: what `run` handed mariadbd, as the three-unit copy's sh records it.
+cat > "$state/record-handed" <<'RECORDER'
+#!/bin/sh
+# usage: record-handed FILE COMMAND ARG…: appends the peer list of COMMAND's
+# --wsrep-cluster-address=gcomm://LIST to FILE (one line per start), then execs COMMAND.
+handed=$1
+shift
+for argument; do
+    case $argument in
+        --wsrep-cluster-address=gcomm://*) printf '%s\n' "${argument#--wsrep-cluster-address=gcomm://}" >>"$handed" ;;
+    esac
+done
+exec "$@"
+RECORDER
+chmod 0755 "$state/record-handed"
 
 printf 'SERVICE_MONITOR_ENDPOINTS=%s\nSERVICE_MONITOR_PREFIX=%s\n' "$endpoints" "$prefix" > "$state/galera.env"
 install -m 0644 "$source_dir/70-service-monitor-galera.cnf" "$state/70-service-monitor-galera.cnf"

@@ -2,9 +2,9 @@ import Foundation
 import TestSupport
 
 /// One of the shipped three-unit examples (`units/examples/NAME/`: `NAME-lease@`, `NAME@` and
-/// `NAME-monitor@`) installed into the private user manager by the script that writes its runnable
-/// copy, for instances 1–3, and removed again. The unit names are fixed, so a suite using one runs
-/// alone on the user manager.
+/// `NAME-monitor@`, and `NAME-run@`, the one-unit form, where the script writes it) installed into
+/// the private user manager by the script that writes its runnable copy, for instances 1–3, and
+/// removed again. The unit names are fixed, so a suite using one runs alone on the user manager.
 struct ExampleUnits: Sendable {
     static let instances = [1, 2, 3]
     static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
@@ -12,8 +12,14 @@ struct ExampleUnits: Sendable {
     let name: String
     let directory: String
 
-    var templates: [String] { ["\(name)-lease@.service", "\(name)@.service", "\(name)-monitor@.service"] }
+    /// The templates the script wrote.
+    var templates: [String] {
+        ["\(name)-lease@.service", "\(name)@.service", "\(name)-monitor@.service", "\(name)-run@.service"]
+            .filter { FileManager.default.fileExists(atPath: directory + "/" + $0) }
+    }
     func main(_ instance: Int) -> String { "\(name)@\(instance).service" }
+    /// The one-unit form's instance.
+    func run(_ instance: Int) -> String { "\(name)-run@\(instance).service" }
     func lease(_ instance: Int) -> String { "\(name)-lease@\(instance).service" }
     func monitor(_ instance: Int) -> String { "\(name)-monitor@\(instance).service" }
 
@@ -35,7 +41,8 @@ struct ExampleUnits: Sendable {
     }
 
     func stopAll() async {
-        let units = Self.instances.flatMap { [main($0), monitor($0), lease($0)] }
+        let units = Self.instances.flatMap { instance in templates.map { $0.replacingOccurrences(of: "@.", with: "@\(instance).") } }
+        guard !units.isEmpty else { return }
         _ = try? await UserManager.systemctl(["stop"] + units, timeout: .seconds(120))
         _ = try? await UserManager.systemctl(["reset-failed"] + units)
     }

@@ -29,41 +29,46 @@ struct GaleraScenarioTests {
             group.addTask { try await history.record(client, from: startRevision + 1) }
             defer { group.cancelAll() }
 
-            let started = ContinuousClock.now
-            // All three at the same moment: one start job each, queued in one call.
-            let start = try await UserManager.systemctl(["start", "--no-block"] + GaleraNodes.instances.map(galera.main))
-            try #require(start.status == 0, "\(start)")
-            for instance in GaleraNodes.instances {
-                let record = try await client.waitForRecord(galera.instanceKey(instance), timeout: .seconds(120), "Synced") { $0?.state == "up" }
-                #expect(record?.detail?.contains(": Synced, wsrep_ready=ON, Primary, cluster size ") == true, "\(String(describing: record?.json))")
-            }
-            try await eventually("the startup lease to be free (history: \(history.events))", timeout: .seconds(20)) {
-                history.holderChanges.filter { !$0.isPut }.count == 3
-            }
-            print("Galera scenario: three nodes Synced \(ContinuousClock.now - started) after they were started at once")
+            try await Self.startAtOnce(galera.main, galera, client, history)
 
-            let order = try checkOneBootstrappedTheOthersJoined(galera, history)
+            let order = try Self.checkOneBootstrappedTheOthersJoined(galera, history)
             // What Galera itself says: one node bootstrapped a new group, the first to start.
             let bootstrapped = try await eventually("the bootstrap in the journal", timeout: .seconds(10)) {
-                let units = try await galera.bootstrappingUnits(since: cursor)
+                let units = try await galera.bootstrappingUnits(galera.main, since: cursor)
                 return units.isEmpty ? nil : units
             }
             #expect(bootstrapped == [galera.main(order[0])], "bootstrapped a new group: \(bootstrapped)")
-            let clusterID = try await checkOneCluster(galera, order)
+            let clusterID = try await Self.checkOneCluster(galera, order)
             try await galera.sql(order[0], "CREATE DATABASE scenario; CREATE TABLE scenario.rows (id INT PRIMARY KEY, written_on VARCHAR(16)); INSERT INTO scenario.rows VALUES (1, 'galera-\(order[0])')")
             for instance in order.dropFirst() {
                 #expect(try await galera.readRows(instance) == ["1\tgalera-\(order[0])"], "galera-\(instance) does not see the row written on galera-\(order[0])")
             }
             try await checkStopAndRejoin(galera, client, clusterID: clusterID, firstWriter: order[0])
-            let bootstrappedInAll = try await galera.bootstrappingUnits(since: cursor)
+            let bootstrappedInAll = try await galera.bootstrappingUnits(galera.main, since: cursor)
             #expect(bootstrappedInAll == [galera.main(order[0])], "bootstrapped a new group: \(bootstrappedInAll)")
         }
     }
 
+    /// Starts `unit` of every node at the same moment (one start job each, queued in one call) and
+    /// waits until each is registered Synced and the startup lease is free again.
+    static func startAtOnce(_ unit: (Int) -> String, _ galera: GaleraNodes, _ client: EtcdClient, _ history: PrefixHistory) async throws {
+        let started = ContinuousClock.now
+        let start = try await UserManager.systemctl(["start", "--no-block"] + GaleraNodes.instances.map(unit))
+        try #require(start.status == 0, "\(start)")
+        for instance in GaleraNodes.instances {
+            let record = try await client.waitForRecord(galera.instanceKey(instance), timeout: .seconds(120), "Synced") { $0?.state == "up" }
+            #expect(record?.detail?.contains(": Synced, wsrep_ready=ON, Primary, cluster size ") == true, "\(String(describing: record?.json))")
+        }
+        try await eventually("the startup lease to be free (history: \(history.events))", timeout: .seconds(20)) {
+            history.holderChanges.filter { !$0.isPut }.count == 3
+        }
+        print("Galera scenario: three \(unit(1).split(separator: "@")[0])@ nodes Synced \(ContinuousClock.now - started) after they were started at once")
+    }
+
     /// The lease let one node in at a time; the first was handed an empty list (gcomm://: it
     /// bootstrapped), each later one the nodes up before it. Returns the instances in the order
-    /// they started.
-    private func checkOneBootstrappedTheOthersJoined(_ galera: GaleraNodes, _ history: PrefixHistory) throws -> [Int] {
+    /// they started. (Either form: what each node was handed is in its `handed` file.)
+    static func checkOneBootstrappedTheOthersJoined(_ galera: GaleraNodes, _ history: PrefixHistory) throws -> [Int] {
         #expect(history.mostHoldersAtOnce == 1, "\(history.holderChanges)")
         let order = history.holderChanges.filter(\.isPut).map { GaleraNodes.instance(of: $0.serviceID) }
         try #require(order.sorted() == GaleraNodes.instances, "holders: \(history.holderChanges)")
@@ -97,7 +102,7 @@ struct GaleraScenarioTests {
     }
 
     /// Every node counts three members of one cluster (one state UUID). Returns that UUID.
-    private func checkOneCluster(_ galera: GaleraNodes, _ instances: [Int]) async throws -> String {
+    static func checkOneCluster(_ galera: GaleraNodes, _ instances: [Int]) async throws -> String {
         var clusterIDs: Set<String> = []
         for instance in instances {
             let status = try await galera.wsrepStatus(instance)
@@ -120,18 +125,12 @@ struct GaleraScenarioTests {
         let monitor = try await UserManager.properties(of: galera.monitor(stopped), ["ActiveState"])
         #expect(monitor["ActiveState"] == "inactive", "\(monitor)")
         for instance in others {
-            let status = try await eventually("galera-\(instance) to count two nodes", timeout: .seconds(30)) {
-                let status = try await galera.wsrepStatus(instance)
-                return status["wsrep_cluster_size"] == "2" ? status : nil
-            }
+            let status = try await galera.wsrepStatus(instance, once: 2)
             #expect(status["wsrep_local_state_comment"] == "Synced", "galera-\(instance): \(status)")
         }
         try await galera.sql(others[0], "INSERT INTO scenario.rows VALUES (2, 'galera-\(others[0])')")
 
-        // The two others, in registration order (oldest first), as `hosts` lists them.
-        let registered = try await client.range(.prefix(galera.prefix + "/galera/instances/")).kvs
-            .sorted { $0.createRevision < $1.createRevision }
-            .map { GaleraNodes.instance(of: String($0.keyString.split(separator: "/").last ?? "")) }
+        let registered = try await galera.registered(client)
         try #require(registered.sorted() == others, "\(registered)")
         let restart = try await UserManager.systemctl(["start", galera.main(stopped)])
         #expect(restart.status == 0, "\(restart)")
@@ -140,10 +139,7 @@ struct GaleraScenarioTests {
         #expect(handed.count == 2 && handed.last == registered.map(GaleraNodes.address).joined(separator: ","), "galera-\(stopped) was handed \(handed)")
 
         for instance in GaleraNodes.instances {
-            let status = try await eventually("galera-\(instance) to count three nodes again", timeout: .seconds(30)) {
-                let status = try await galera.wsrepStatus(instance)
-                return status["wsrep_cluster_size"] == "3" ? status : nil
-            }
+            let status = try await galera.wsrepStatus(instance, once: 3)
             #expect(status["wsrep_cluster_state_uuid"] == clusterID, "galera-\(instance): \(status)")
         }
         let rows = try await galera.readRows(stopped)
@@ -151,7 +147,7 @@ struct GaleraScenarioTests {
     }
 }
 
-/// The example's three templates installed into the private user manager for nodes 1–3 on
+/// The example's templates (both forms) installed into the private user manager for nodes 1–3 on
 /// 127.0.0.11–13 (each with its own data directory and socket), against one etcd under a key prefix
 /// of their own.
 struct GaleraNodes: Sendable {
@@ -165,6 +161,7 @@ struct GaleraNodes: Sendable {
     let units: ExampleUnits
 
     func main(_ instance: Int) -> String { units.main(instance) }
+    func run(_ instance: Int) -> String { units.run(instance) }
     func monitor(_ instance: Int) -> String { units.monitor(instance) }
     func instanceKey(_ instance: Int) -> String { "\(prefix)/galera/instances/\(Self.serviceID(instance))" }
 
@@ -207,13 +204,29 @@ struct GaleraNodes: Sendable {
         try await sql(instance, "SET SESSION wsrep_sync_wait = 1; SELECT id, written_on FROM scenario.rows ORDER BY id")
     }
 
-    /// The main units whose MariaDB logged bootstrapping a new Galera group since `cursor`.
-    func bootstrappingUnits(since cursor: String) async throws -> [String] {
+    /// The units (`main` or `run` of each instance) whose MariaDB logged bootstrapping a new
+    /// Galera group since `cursor`.
+    func bootstrappingUnits(_ unit: (Int) -> String, since cursor: String) async throws -> [String] {
         let start = try Journal.realtime(ofCursor: cursor)
-        let units = Self.instances.map { "_SYSTEMD_UNIT=\(main($0))" } + ["+"] + Self.instances.map { "_SYSTEMD_USER_UNIT=\(main($0))" }
+        let units = Self.instances.map { "_SYSTEMD_UNIT=\(unit($0))" } + ["+"] + Self.instances.map { "_SYSTEMD_USER_UNIT=\(unit($0))" }
         return try await Journal.entries(matching: units, extraArguments: ["--since", "@\(start / 1_000_000)", "--grep", "gcomm: bootstrapping new group"])
             .filter { UInt64($0["__REALTIME_TIMESTAMP"] ?? "").map { $0 > start } ?? false }
             .compactMap { $0["_SYSTEMD_USER_UNIT"] ?? $0["_SYSTEMD_UNIT"] }
+    }
+
+    /// The instances registered (up or not), oldest first: the order `hosts` lists them in.
+    func registered(_ client: EtcdClient) async throws -> [Int] {
+        try await client.range(.prefix(prefix + "/galera/instances/")).kvs
+            .sorted { $0.createRevision < $1.createRevision }
+            .map { Self.instance(of: String($0.keyString.split(separator: "/").last ?? "")) }
+    }
+
+    /// The node's status once it counts `size` members.
+    func wsrepStatus(_ instance: Int, once size: Int) async throws -> [String: String] {
+        try await eventually("galera-\(instance) to count \(size) nodes", timeout: .seconds(30)) {
+            let status = try await wsrepStatus(instance)
+            return status["wsrep_cluster_size"] == "\(size)" ? status : nil
+        }
     }
 
     func wsrepStatus(_ instance: Int) async throws -> [String: String] {

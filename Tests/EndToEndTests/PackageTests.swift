@@ -34,6 +34,7 @@ struct PackageTests {
         "/usr/share/doc/service-monitor/examples/galera/galera-lease@.service",
         "/usr/share/doc/service-monitor/examples/galera/galera@.service",
         "/usr/share/doc/service-monitor/examples/galera/galera-monitor@.service",
+        "/usr/share/doc/service-monitor/examples/galera/galera-run@.service",
         "/usr/share/doc/service-monitor/examples/galera/70-service-monitor-galera.cnf",
         "/usr/share/doc/service-monitor/example.env",
         "/usr/share/man/man1/service-monitor.1.gz",

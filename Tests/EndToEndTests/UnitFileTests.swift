@@ -18,7 +18,7 @@ struct UnitFileTests {
 
     @Test func everyUnitPassesSystemdAnalyzeVerify() async throws {
         let files = Self.unitFiles
-        #expect(files.count == 9, "\(files)")
+        #expect(files.count == 10, "\(files)")
         // verify needs an instance name for templates and an executable that exists: instances
         // named @1, pointing at the binary just built. (The man page comes with the package.)
         let directory = try EtcdTestPaths.makeTemporaryDirectory(prefix: "units")
@@ -67,8 +67,8 @@ struct UnitFileTests {
         #expect(leaseExample.contains("\nType=oneshot\n"))
     }
 
-    /// The Galera example: the first node bootstraps (an empty gcomm://), the others join the
-    /// nodes up, and a node is up only once it is Synced.
+    /// The Galera example, both forms: the first node bootstraps (an empty gcomm://), the others
+    /// join the nodes up, and a node is up only once it is Synced.
     @Test func galeraExampleBootstrapsOnlyFromAnEmptyList() throws {
         func unit(_ name: String) throws -> String {
             try String(contentsOf: Self.repository.appendingPathComponent("units/examples/galera/" + name), encoding: .utf8)
@@ -88,6 +88,17 @@ struct UnitFileTests {
         for line in ["Type=oneshot", "RemainAfterExit=yes", "PartOf=galera@%i.service", "MachineOf=galera@%i.service"] {
             #expect(lease.contains("\n" + line + "\n"), "\(line)")
         }
+        // The one-unit form: the same lease, check and service-info, run as mysql like the main
+        // unit, mariadbd after -- with the nodes up in its cluster address.
+        let oneUnit = try unit("galera-run@.service")
+        for line in ["Type=notify", "NotifyAccess=main", "KillMode=mixed", "User=mysql", "WatchdogSec=30s", "TimeoutStartSec=infinity", "Conflicts=galera-run@*.service", "Conflicts=galera@*.service"] {
+            #expect(oneUnit.contains("\n" + line + "\n"), "\(line)")
+        }
+        #expect(oneUnit.contains("ExecStart=/usr/bin/service-monitor run --label=galera --service-id=galera-%i \\\n    --lease-timeout=600s --acquire-timeout=3600s \\\n"))
+        #expect(lease.contains("--lease-timeout=600s --acquire-timeout=3600s\n"))
+        let check = try #require(monitor.range(of: "    \"--monitor-command=").map { String(monitor[$0.lowerBound...].prefix { $0 != "}" }) })
+        #expect(oneUnit.contains(check), "the check differs from galera-monitor@.service's: \(check)")
+        #expect(oneUnit.contains(" -- \\\n    /usr/sbin/mariadbd \\\n        --wsrep-cluster-address=gcomm://{hosts} \\\n        --wsrep-node-address=${COREOS_PRIVATE_IPV4} --wsrep-node-name=galera-%i\n"))
         let configuration = try unit("70-service-monitor-galera.cnf")
         for setting in ["wsrep_on                 = ON", "wsrep_provider           = /usr/lib/galera/libgalera_smm.so", "binlog_format            = ROW", "wsrep_sst_method         = rsync"] {
             #expect(configuration.contains("\n" + setting + "\n"), "\(setting)")
