@@ -70,9 +70,10 @@ struct GaleraOneUnitScenarioTests {
         try #require(registered.sorted() == others, "\(registered)")
         let restart = try await UserManager.systemctl(["start", galera.run(stopped)], timeout: .seconds(120))
         #expect(restart.status == 0, "\(restart)")
-        // (READY=1 goes out at the first up check, alongside the write of the up record, not after
-        // it: the record may say down for a moment when the start returns.)
-        _ = try await client.waitForRecord(galera.instanceKey(stopped), timeout: .seconds(10), "up once active again") { $0?.state == "up" }
+        // READY=1 goes out once the up record is stored: when the blocking start returns, the
+        // record already says up.
+        let record = try await client.get(galera.instanceKey(stopped)).map(StoredRecord.init)
+        #expect(record?.state == "up", "\(String(describing: record))")
         let handed = try galera.handed(stopped)
         #expect(handed.count == 2 && handed.last == registered.map(GaleraNodes.address).joined(separator: ","), "galera-\(stopped) was handed \(handed)")
         for instance in GaleraNodes.instances {

@@ -65,7 +65,6 @@ public struct Monitor<Backend: StoreBackend>: Service {
 
     private func checkLoop(status: MonitorStatus) async {
         var health = HealthState(configuration.thresholds)
-        var readySent = false
         var firstCheck = true
         let clock = ContinuousClock()
         while !Task.isCancelled {
@@ -92,12 +91,7 @@ public struct Monitor<Backend: StoreBackend>: Service {
             if let transition {
                 log(transition, result)
             }
-            var assignments = [NotifyAssignment.status(status.statusLine())]
-            if configuration.readyWhen == .healthy, current == .up, !readySent {
-                readySent = true
-                assignments.insert(.ready, at: 0)
-            }
-            notify(assignments)
+            notify([.status(status.statusLine())])
             do {
                 try await clock.sleep(until: started.advanced(by: configuration.interval))
             } catch {
@@ -227,6 +221,13 @@ public struct Monitor<Backend: StoreBackend>: Service {
             // Only the first matters; yields to the finished stream do nothing.
             storedUp.yield()
             storedUp.finish()
+            // `--ready-when healthy` (and `run`): ready once the up record is stored, so a unit
+            // ordered After= this one already finds the instance in `hosts`.
+            let sendReady = configuration.readyWhen == .healthy && status.update { snapshot in
+                defer { snapshot.readySent = true }
+                return !snapshot.readySent
+            }
+            if sendReady { notify([.ready, .status(status.statusLine())]) }
         }
         return snapshot.generation
     }

@@ -26,6 +26,8 @@ final class MonitorStatus: Sendable {
         var openRegistration: (any InstanceRegistration)?
         /// Bumped on every transition, so the registrar can tell a record it wrote is stale.
         var generation = 0
+        /// `READY=1` went out (`--ready-when healthy`: with the first stored up record).
+        var readySent = false
     }
 
     private let state = Mutex(Snapshot())
