@@ -27,7 +27,7 @@ struct WatchCommand: AsyncParsableCommand {
 
     @OptionGroup var checks: CheckOptions
 
-    @Option(help: ArgumentHelp("When to send READY=1: started (registered) or healthy (first up).", valueName: "when"))
+    @Option(help: ArgumentHelp("When to send READY=1: started (registered) or healthy (first up record stored).", valueName: "when"))
     var readyWhen: String = "started"
 
     @Flag(help: "Do not release this service-id's startup lease at the first up.")

@@ -3,12 +3,6 @@ import GRPCHealthProto
 import GRPCNIOTransportHTTP2
 import NIOSSL
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// Asks a `grpc://` or `grpcs://` target's `grpc.health.v1.Health/Check` about its service.
 ///
 /// Cost and freshness: every check makes its own client, transport and HTTP/2 connection, and
@@ -62,8 +56,7 @@ struct GRPCProbe: Sendable {
         if host.contains(":") {
             return .ipv6(address: host, port: port)
         }
-        var ipv4 = in_addr()
-        if inet_pton(AF_INET, host, &ipv4) == 1 {
+        if HostAddress.isIPv4(host) {
             return .ipv4(address: host, port: port)
         }
         return .dns(host: host, port: port)

@@ -35,11 +35,22 @@ public enum HostAddress {
     /// An IPv4 or IPv6 literal (what other instances will connect to); names are refused so the
     /// published address never depends on a resolver.
     static func validated(_ value: String, option: String) throws(BadInput) -> String {
-        var ipv4 = in_addr(), ipv6 = in6_addr()
-        guard inet_pton(AF_INET, value, &ipv4) == 1 || inet_pton(AF_INET6, value, &ipv6) == 1 else {
+        guard isIPv4(value) || isIPv6(value) else {
             throw BadInput(option: option, message: "\(value.quotedForError): not an IPv4 or IPv6 address")
         }
         return value
+    }
+
+    /// Whether `value` is an IPv4 literal (`10.0.0.5`).
+    static func isIPv4(_ value: String) -> Bool {
+        var address = in_addr()
+        return inet_pton(AF_INET, value, &address) == 1
+    }
+
+    /// Whether `value` is an IPv6 literal without brackets (`::1`).
+    static func isIPv6(_ value: String) -> Bool {
+        var address = in6_addr()
+        return inet_pton(AF_INET6, value, &address) == 1
     }
 
     /// The interface of the first default route in `/proc/net/route`, and its IPv4 address.
