@@ -30,7 +30,7 @@ extension EtcdClient {
 
         public init(
             endpoints: [String],
-            dialTimeout: Duration = .seconds(5),
+            dialTimeout: Duration = .seconds(1),
             requestTimeout: Duration = .seconds(5),
             tls: TLS? = nil,
             credentials: Credentials? = nil

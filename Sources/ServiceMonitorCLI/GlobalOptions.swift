@@ -32,7 +32,7 @@ struct GlobalOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Address published for this host (env COREOS_PRIVATE_IPV4; default: the address of the default route's interface).", valueName: "address"))
     var hostIP: String?
 
-    @Option(help: ArgumentHelp("Time to connect to an etcd member (default 5s).", valueName: "duration"))
+    @Option(help: ArgumentHelp("Time to connect to an etcd member (default 1s).", valueName: "duration"))
     var dialTimeout: String?
 
     @Option(help: ArgumentHelp("Time one etcd request may take, fail-over included (default 5s).", valueName: "duration"))
@@ -72,7 +72,7 @@ struct Settings: Sendable {
         let endpoints = try Self.endpoints(endpointList)
         layout = try KeyLayout(prefix: value(options.prefix, "SERVICE_MONITOR_PREFIX") ?? "/service-monitor")
 
-        let dialTimeout = try Duration(parsingPositive: options.dialTimeout ?? "5s", option: "--dial-timeout")
+        let dialTimeout = try Duration(parsingPositive: options.dialTimeout ?? "1s", option: "--dial-timeout")
         commandTimeout = try Duration(parsingPositive: options.commandTimeout ?? "5s", option: "--command-timeout")
 
         let targetName = options.logTarget ?? "auto"

@@ -8,7 +8,7 @@ struct ConfigurationTests {
         let defaults = EtcdClient.Configuration.defaults
         #expect(defaults.endpoints == ["http://127.0.0.1:2379"])
         #expect(defaults.requestTimeout == .seconds(5))
-        #expect(defaults.dialTimeout == .seconds(5))
+        #expect(defaults.dialTimeout == .seconds(1))
         #expect(defaults.tls == nil)
         #expect(defaults.credentials == nil)
     }

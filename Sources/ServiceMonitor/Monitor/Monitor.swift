@@ -175,8 +175,13 @@ public struct Monitor<Backend: StoreBackend>: Service {
                 if outOfSpace && !everRegistered { throw error }
                 // Only a registration that lasted resets the back-off: one lost at once again
                 // must not turn into a loop of grants and writes.
-                if let registeredAt, ContinuousClock.now - registeredAt >= configuration.ttl {
-                    retryDelay = initialRetryDelay
+                var lostAtOnce = false
+                if let registeredAt {
+                    if ContinuousClock.now - registeredAt >= configuration.ttl {
+                        retryDelay = initialRetryDelay
+                    } else {
+                        lostAtOnce = true
+                    }
                 }
                 registeredAt = nil
                 let since = lostSince ?? .now
@@ -196,7 +201,10 @@ public struct Monitor<Backend: StoreBackend>: Service {
                 } catch {
                     return
                 }
-                retryDelay = min(retryDelay * 2, .seconds(2))
+                // A store that does not answer is retried at least every 500 ms (each try at a silent
+                // member ends after --dial-timeout), so a healed partition is met within a second;
+                // only a registration lost at once again backs off further, to 2 s.
+                retryDelay = min(retryDelay * 2, lostAtOnce ? .seconds(2) : .milliseconds(500))
             }
         }
     }
