@@ -147,11 +147,20 @@ public struct DynamoDBClient: Sendable {
 
     static func error(status: Int, body: [UInt8], errorTypeHeader: String?, operation: String) -> DynamoDBError {
         let decoded = try? JSONDecoder().decode(ErrorBody.self, from: Data(body))
-        let type = Self.errorType(decoded?.type) ?? Self.errorType(errorTypeHeader)
+        let type = Self.errorType(decoded?.type) ?? Self.errorType(errorTypeHeader) ?? Self.queryProtocolErrorCode(body)
         var code = DynamoDBError.code(forAWSErrorType: type, httpStatus: status)
         if case .transactionCanceled = code { code = .transactionCanceled(decoded?.cancellationReasons ?? []) }
         let message = decoded?.message ?? decoded?.capitalizedMessage ?? "HTTP \(status)"
         return DynamoDBError(code: code, message: message, operation: operation, awsErrorType: type, httpStatus: status, item: decoded?.item)
+    }
+
+    /// The `<Code>` of an XML error answer (the Query protocol's, which some front ends and
+    /// moto use for signature failures).
+    static func queryProtocolErrorCode(_ body: [UInt8]) -> String? {
+        let text = String(decoding: body.prefix(4096), as: UTF8.self)
+        guard let start = text.firstRange(of: "<Code>"), let end = text[start.upperBound...].firstRange(of: "</Code>") else { return nil }
+        let code = text[start.upperBound..<end.lowerBound]
+        return code.isEmpty || code.contains(where: { !$0.isLetter && !$0.isNumber && $0 != "." }) ? nil : String(code)
     }
 
     /// `prefix#Code` or `Code:suffix` to `Code`.
