@@ -1,5 +1,5 @@
 public import AsyncHTTPClient
-import FoundationEssentials
+public import FoundationEssentials
 import NIOCore
 import NIOHTTP1
 
@@ -62,6 +62,29 @@ public struct DynamoDBClient: Sendable {
         let hostInURL = host.contains(":") ? "[\(host)]" : host
         self.hostHeader = url.port.map { $0 == defaultPort ? hostInURL : "\(hostInURL):\($0)" } ?? hostInURL
         self.path = url.path.isEmpty ? "/" : url.path
+    }
+
+    /// A client configured as the AWS SDKs configure one: the region from `region`,
+    /// `AWS_REGION`, `AWS_DEFAULT_REGION` or the shared config file; the endpoint from `endpoint`,
+    /// `AWS_ENDPOINT_URL_DYNAMODB`, `AWS_ENDPOINT_URL` or the region's; credentials from the
+    /// standard chain.
+    public static func standard(
+        region: String? = nil,
+        endpoint: String? = nil,
+        environment: [String: String] = ProcessInfo.processInfo.environment,
+        httpClient: HTTPClient = .shared,
+        retryPolicy: RetryPolicy = RetryPolicy()
+    ) throws(DynamoDBError) -> DynamoDBClient {
+        guard let region = try AWSRegion.resolve(explicit: region, environment: environment) else {
+            throw DynamoDBError(code: .validation, message: "no AWS region: give one, or set AWS_REGION (or AWS_DEFAULT_REGION, or region in the shared config file)")
+        }
+        return try DynamoDBClient(
+            region: region,
+            endpoint: DynamoDBEndpoint.resolve(explicit: endpoint, region: region, environment: environment),
+            credentials: AWSCredentialsChain.standard(environment: environment, http: MetadataHTTP(client: httpClient)),
+            httpClient: httpClient,
+            retryPolicy: retryPolicy
+        )
     }
 
     /// Sends one operation, retrying what may succeed later until `deadline`.
@@ -127,9 +150,20 @@ public struct DynamoDBClient: Sendable {
             throw DynamoDBError(code: .unreachable, message: "no answer from \(self.endpoint): \(error)", operation: name, cause: error)
         }
         guard status == 200 else {
-            throw Self.error(status: status, body: answer, errorTypeHeader: errorTypeHeader, operation: name)
+            var error = Self.error(status: status, body: answer, errorTypeHeader: errorTypeHeader, operation: name)
+            // A signature failure's message quotes the canonical request, session token included.
+            error.message = Self.redacting([credentials.secretAccessKey, credentials.sessionToken], in: error.message)
+            throw error
         }
         return answer
+    }
+
+    static func redacting(_ secrets: [String?], in text: String) -> String {
+        var text = text
+        for case let secret? in secrets where !secret.isEmpty {
+            text = text.replacing(secret, with: "<redacted>")
+        }
+        return text
     }
 
     /// The JSON error body: `__type` (`com.amazonaws.dynamodb.v20120810#Code`), `message`,

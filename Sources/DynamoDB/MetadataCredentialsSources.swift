@@ -107,11 +107,12 @@ public struct ContainerCredentialsSource: AWSCredentialsSource {
             || host == "fd00:ec2::23" || host == "[fd00:ec2::23]"
     }
 
-    public func fetch(deadline: ContinuousClock.Instant) async throws(DynamoDBError) -> AWSCredentials? {
-        let url: String
+    /// The endpoint the variables name; `nil` when neither is set.
+    func endpointURL() throws(DynamoDBError) -> String? {
         if let relative = self.environment["AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"], !relative.isEmpty {
-            url = "http://169.254.170.2" + (relative.hasPrefix("/") ? relative : "/" + relative)
-        } else if let full = self.environment["AWS_CONTAINER_CREDENTIALS_FULL_URI"], !full.isEmpty {
+            return "http://169.254.170.2" + (relative.hasPrefix("/") ? relative : "/" + relative)
+        }
+        if let full = self.environment["AWS_CONTAINER_CREDENTIALS_FULL_URI"], !full.isEmpty {
             guard let parsed = URL(string: full), let scheme = parsed.scheme?.lowercased(), let host = parsed.host,
                 scheme == "https" || (scheme == "http" && Self.allowsPlainHTTP(host: host))
             else {
@@ -120,10 +121,13 @@ public struct ContainerCredentialsSource: AWSCredentialsSource {
                     message: "AWS_CONTAINER_CREDENTIALS_FULL_URI must be https, or http to a loopback or container-agent address: \(MetadataHTTP.withoutQuery(full))"
                 )
             }
-            url = full
-        } else {
-            return nil
+            return full
         }
+        return nil
+    }
+
+    public func fetch(deadline: ContinuousClock.Instant) async throws(DynamoDBError) -> AWSCredentials? {
+        guard let url = try self.endpointURL() else { return nil }
         var headers: [(String, String)] = []
         if let tokenFile = self.environment["AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"], !tokenFile.isEmpty {
             let token: String

@@ -7,7 +7,7 @@ import TestSupport
 
 /// The client's requests and retries against a real HTTP server on loopback that answers as
 /// DynamoDB's front end does when it throttles, fails or rejects.
-@Suite
+@Suite(.tags(.fast), .shares(.processDescriptors))
 struct ClientTransportTests {
     static let credentials = AWSCredentials(accessKeyID: "AKIDTRANSPORT", secretAccessKey: "transport-secret-key", sessionToken: "transport-session-token")
 
@@ -67,6 +67,32 @@ struct ClientTransportTests {
                 #expect(server.requests.count == 1)
             }
         }
+    }
+
+    @Test
+    func signatureFailureMessagesLoseTheSessionToken() async throws {
+        // AWS's InvalidSignatureException quotes the canonical request it expected, headers and all.
+        let message = "The request signature we calculated does not match. The Canonical String for this request should have been 'POST\\n/\\n\\nx-amz-security-token:transport-session-token\\n'"
+        try await withScriptedHTTPServer({ _ in
+            .init(status: 400, body: #"{"__type":"com.amazon.coral.service#InvalidSignatureException","message":"\#(message)"}"#)
+        }) { server in
+            await #expect {
+                try await Self.client(server).describeTable(DescribeTable(tableName: "t"), deadline: .now + .seconds(10))
+            } throws: { error in
+                guard let error = error as? DynamoDBError else { return false }
+                return error.code == .accessDenied && error.message.contains("x-amz-security-token:<redacted>") && !"\(error)".contains("transport-session-token")
+            }
+        }
+    }
+
+    @Test
+    func standardConfigurationFromTheEnvironment() throws {
+        let client = try DynamoDBClient.standard(environment: ["AWS_DEFAULT_REGION": "eu-central-1", "HOME": "/nonexistent"])
+        #expect(client.region == "eu-central-1")
+        #expect(client.endpoint == "https://dynamodb.eu-central-1.amazonaws.com")
+        let local = try DynamoDBClient.standard(environment: ["AWS_REGION": "us-east-1", "AWS_ENDPOINT_URL_DYNAMODB": "http://127.0.0.1:8000"])
+        #expect(local.endpoint == "http://127.0.0.1:8000")
+        #expect(throws: DynamoDBError.self) { try DynamoDBClient.standard(environment: ["HOME": "/nonexistent"]) }
     }
 
     @Test

@@ -7,7 +7,7 @@ import TestSupport
 
 /// The credential chain and each source: environment and shared files with real files, the
 /// container endpoint and IMDSv2 against real HTTP servers on loopback.
-@Suite
+@Suite(.tags(.fast), .shares(.processDescriptors))
 struct CredentialsTests {
     static var deadline: ContinuousClock.Instant { .now + .seconds(10) }
 
@@ -25,7 +25,7 @@ struct CredentialsTests {
         return environment
     }
 
-    @Test(.tags(.fast))
+    @Test
     func environmentComesFirst() async throws {
         let directory = try Self.sharedFiles(credentials: "[default]\naws_access_key_id = FROMFILE\naws_secret_access_key = s\n", config: nil)
         var environment = Self.filesEnvironment(directory)
@@ -39,7 +39,7 @@ struct CredentialsTests {
         await #expect(throws: DynamoDBError.self) { try await AWSCredentialsChain.standard(environment: environment).credentials(deadline: Self.deadline) }
     }
 
-    @Test(.tags(.fast))
+    @Test
     func sharedFilesWithProfiles() async throws {
         let directory = try Self.sharedFiles(
             credentials: """
@@ -85,7 +85,7 @@ struct CredentialsTests {
         #expect(try AWSRegion.resolve(environment: Self.filesEnvironment(directory, profile: "configonly")) == "ap-south-1")
     }
 
-    @Test(.tags(.fast))
+    @Test
     func unusableFilesAndMissingProfilesAreErrors() async throws {
         let directory = try Self.sharedFiles(credentials: "[half]\naws_access_key_id = ONLYKEY\n", config: "[default]\nregion = eu-west-1\n")
         for profile in ["half", "absent"] {
@@ -149,12 +149,16 @@ struct CredentialsTests {
         }
     }
 
-    @Test(.tags(.fast))
+    @Test
     func containerFullURIMustBeLoopbackOrHTTPS() async throws {
         await #expect {
             try await ContainerCredentialsSource(environment: ["AWS_CONTAINER_CREDENTIALS_FULL_URI": "http://192.0.2.1/creds"]).fetch(deadline: Self.deadline)
         } throws: { ($0 as? DynamoDBError)?.code == .credentialsUnavailable }
         #expect(try await ContainerCredentialsSource(environment: [:]).fetch(deadline: Self.deadline) == nil)
+        // The relative form goes to the ECS agent's address; it wins over the full form.
+        let relative = ContainerCredentialsSource(environment: ["AWS_CONTAINER_CREDENTIALS_RELATIVE_URI": "/v2/credentials/id", "AWS_CONTAINER_CREDENTIALS_FULL_URI": "http://127.0.0.1/x"])
+        #expect(try relative.endpointURL() == "http://169.254.170.2/v2/credentials/id")
+        #expect(try ContainerCredentialsSource(environment: ["AWS_CONTAINER_CREDENTIALS_FULL_URI": "https://creds.example/x"]).endpointURL() == "https://creds.example/x")
     }
 
     /// An IMDSv2 stand-in: a session token for PUT /latest/api/token with a TTL header, and
