@@ -18,6 +18,7 @@ let package = Package(
         .library(name: "Etcd", targets: ["Etcd"]),
         .library(name: "ServiceMonitor", targets: ["ServiceMonitor"]),
         .library(name: "ServiceMonitorEtcd", targets: ["ServiceMonitorEtcd"]),
+        .library(name: "MetricsEndpoint", targets: ["MetricsEndpoint"]),
         .library(name: "DynamoDB", targets: ["DynamoDB"]),
     ],
     dependencies: [
@@ -34,6 +35,9 @@ let package = Package(
         // Runs --monitor-command checks; without its Foundation trait (no Foundation in product targets).
         .package(url: "https://github.com/swiftlang/swift-subprocess.git", from: "1.0.2", traits: []),
         .package(url: "https://github.com/apple/swift-system.git", from: "1.8.1"),
+        // --metrics-address: the core records through swift-metrics; swift-prometheus is the registry.
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         // HMAC-SHA256 and SHA-256 for the DynamoDB client's SigV4 (already in the graph through
         // swift-certificates; this names the version that resolves).
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
@@ -114,6 +118,7 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Subprocess", package: "swift-subprocess"),
                 .product(name: "SystemPackage", package: "swift-system"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
                 // grpc:// and grpcs:// checks.
                 "GRPCHealthProto",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
@@ -132,6 +137,21 @@ let package = Package(
                 "ServiceMonitor",
                 "Etcd",
                 .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: sharedSwiftSettings
+        ),
+        // `--metrics-address`: GET /metrics from a Prometheus registry over NIO HTTP/1, and the
+        // swift-metrics factory that fills the registry with help texts and buckets.
+        .target(
+            name: "MetricsEndpoint",
+            dependencies: [
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: sharedSwiftSettings
         ),
@@ -160,6 +180,9 @@ let package = Package(
                 "Systemd",
                 "Posix",
                 "Racing",
+                "MetricsEndpoint",
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -245,6 +268,16 @@ let package = Package(
                 "Etcd",
                 "TestSupport",
                 .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: sharedSwiftSettings
+        ),
+        .testTarget(
+            name: "MetricsEndpointTests",
+            dependencies: [
+                "MetricsEndpoint",
+                "TestSupport",
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             swiftSettings: sharedSwiftSettings
         ),

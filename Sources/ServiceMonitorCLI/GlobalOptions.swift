@@ -133,7 +133,7 @@ struct Settings: Sendable {
     }
 
     /// A DNS name or IPv4 address, or an IPv6 address in brackets: no spaces, no unicode.
-    private static func isEndpointHost(_ host: Substring) -> Bool {
+    static func isEndpointHost(_ host: Substring) -> Bool {
         if host.hasPrefix("["), host.hasSuffix("]"), host.count > 2 {
             return host.dropFirst().dropLast().allSatisfy { $0.isHexDigit || $0 == ":" || $0 == "." }
         }

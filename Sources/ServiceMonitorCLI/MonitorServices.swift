@@ -8,10 +8,12 @@ import Systemd
 enum MonitorServices {
     static func make(
         _ configuration: MonitorConfiguration, checks: HealthCheckSet, watchdog: Watchdog?,
-        backend: some StoreBackend, settings: Settings, logger: Logger
+        backend: some StoreBackend, metrics: MonitorMetrics, settings: Settings, logger: Logger
     ) -> (monitor: any Service, watchdogPinger: (any Service)?) {
         let progress = ProgressSignal()
-        let monitor = Monitor(configuration: configuration, checks: checks, backend: backend, progress: progress, logger: logger)
+        let monitor = Monitor(
+            configuration: configuration, checks: checks, backend: backend, progress: progress, metrics: metrics, logger: logger
+        )
         guard let watchdog else { return (monitor, nil) }
         // A healthy loop completes a check at least every interval + timeout.
         let stallTimeout = configuration.interval + configuration.checks.timeout + settings.commandTimeout

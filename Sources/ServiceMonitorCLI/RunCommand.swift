@@ -41,6 +41,8 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("How long COMMAND has to stop after the forwarded signal before SIGKILL.", valueName: "duration"))
     var stopTimeout: String = "90s"
 
+    @OptionGroup var metrics: MetricsOptions
+
     @Argument(parsing: .postTerminator, help: ArgumentHelp("The service to run, after --: each literal {hosts} in its arguments becomes the instances up.", valueName: "command"))
     var command: [String] = []
 
@@ -51,6 +53,7 @@ struct RunCommand: AsyncParsableCommand {
         var hostFormat: HostFormat
         var command: ChildCommand
         var stopTimeout: Duration
+        var metricsAddress: (host: String, port: Int)?
     }
 
     func run() async throws {
@@ -63,6 +66,9 @@ struct RunCommand: AsyncParsableCommand {
         settings.logTarget.bootstrap(identifier: "service-monitor", level: .info)
         let logger = Logger(label: "service-monitor.run")
             .withInstanceContext(label: plan.monitor.label, serviceID: plan.monitor.serviceID, host: plan.monitor.host)
+        // Served from here on, the wait for the lease included.
+        let export = try await MetricsExport.start(plan.metricsAddress, logger: logger)
+        let metrics = export.monitorMetrics(for: plan.monitor)
         // Both trapped before the first etcd call: the first ends the wait for the lease, the
         // second the service group (a signal between the two is kept for it).
         let leaseSignals = await UnixSignalsSequence(trapping: UnixSignal.gracefulStop)
@@ -75,6 +81,7 @@ struct RunCommand: AsyncParsableCommand {
         }) else {
             throw ExitCode(ExitStatus.negative.rawValue)
         }
+        metrics.recordStartupLease(held: true)
         let up = turn.up
         let hosts = up.isEmpty ? "" : try plan.hostFormat.render(up)
         let listed = hosts.hasSuffix("\n") ? String(hosts.dropLast()) : hosts
@@ -93,7 +100,9 @@ struct RunCommand: AsyncParsableCommand {
             )
             try await Self.supervise(
                 child, monitor: plan.monitor, checks: checks, watchdog: watchdog, signals: runSignals, stopRequest: stopRequest,
-                lease: (plan.request.leaseTimeout, turn.leaseEnds), backend: backend, backendServices: backendServices, settings: settings, logger: logger
+                lease: (plan.request.leaseTimeout, turn.leaseEnds), backend: backend,
+                // The metrics listener stops last, with the store connection.
+                backendServices: export.services + backendServices, metrics: metrics, settings: settings, logger: logger
             )
         }
         // The record is gone; the child's status is ours.
@@ -135,10 +144,10 @@ struct RunCommand: AsyncParsableCommand {
     private static func supervise(
         _ child: SupervisedChild, monitor configuration: MonitorConfiguration, checks: HealthCheckSet, watchdog: Watchdog?,
         signals: UnixSignalsSequence, stopRequest: StopRequest, lease: (timeout: Duration, ends: ContinuousClock.Instant),
-        backend: some StoreBackend, backendServices: [any Service], settings: Settings, logger: Logger
+        backend: some StoreBackend, backendServices: [any Service], metrics: MonitorMetrics, settings: Settings, logger: Logger
     ) async throws {
         let (monitor, watchdogPinger) = MonitorServices.make(
-            configuration, checks: checks, watchdog: watchdog, backend: backend, settings: settings, logger: logger
+            configuration, checks: checks, watchdog: watchdog, backend: backend, metrics: metrics, settings: settings, logger: logger
         )
         // Whichever ends first — the child, a signal, the monitor's permanent error — stops the rest in order.
         func stopsGroup(_ service: any Service) -> ServiceGroupConfiguration.ServiceConfiguration {
@@ -149,7 +158,8 @@ struct RunCommand: AsyncParsableCommand {
         if let watchdogPinger { services.append(.init(service: watchdogPinger)) }
         services.append(stopsGroup(StopOnSignal(signals: signals, request: stopRequest)))
         let notice = LeaseTimeoutNotice(
-            semaphore: backend.semaphore, configuration: configuration, leaseTimeout: lease.timeout, ends: lease.ends, logger: logger
+            semaphore: backend.semaphore, configuration: configuration, leaseTimeout: lease.timeout, ends: lease.ends,
+            metrics: metrics, logger: logger
         )
         services.append(.init(service: notice, successTerminationBehavior: .ignore, failureTerminationBehavior: .ignore))
         let group = ServiceGroup(configuration: .init(services: services, logger: logger))
@@ -170,7 +180,10 @@ struct RunCommand: AsyncParsableCommand {
             instance: instance, settings: settings, environment: environment, readyWhen: .healthy, releasesStartupLease: true
         )
         let request = try lease.request(host: monitor.host)
-        return Plan(monitor: monitor, request: request, hostFormat: hostFormat, command: command, stopTimeout: stopTimeout)
+        return Plan(
+            monitor: monitor, request: request, hostFormat: hostFormat, command: command, stopTimeout: stopTimeout,
+            metricsAddress: try metrics.validated()
+        )
     }
 }
 
@@ -196,6 +209,7 @@ private struct LeaseTimeoutNotice<Semaphore: StartupSemaphore>: Service {
     let configuration: MonitorConfiguration
     let leaseTimeout: Duration
     let ends: ContinuousClock.Instant
+    let metrics: MonitorMetrics
     let logger: Logger
 
     func run() async {
@@ -208,6 +222,7 @@ private struct LeaseTimeoutNotice<Semaphore: StartupSemaphore>: Service {
             } catch {
                 return
             }
+            metrics.recordStartupLease(held: false)
             logger.warning(
                 "the startup lease of \(configuration.label) ran out (--lease-timeout \(leaseTimeout.operatorDescription)) before \(configuration.serviceID) was healthy: the next instance may start; \(configuration.serviceID) goes on running"
             )

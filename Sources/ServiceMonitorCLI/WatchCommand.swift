@@ -33,34 +33,39 @@ struct WatchCommand: AsyncParsableCommand {
     @Flag(help: "Do not release this service-id's startup lease at the first up.")
     var noReleaseLease = false
 
+    @OptionGroup var metrics: MetricsOptions
+
     func run() async throws {
         let environment = Environment.current
         let settings = try Settings(global, environment: environment)
         let configuration = try validate(settings: settings, environment: environment)
+        let metricsAddress = try metrics.validated()
         // A malformed WATCHDOG_USEC is the unit's configuration: refused before any etcd call.
         let watchdog = try Watchdog.fromEnvironment()
 
         settings.logTarget.bootstrap(identifier: "service-monitor", level: .info)
         let logger = Logger(label: "service-monitor.watch")
+        let export = try await MetricsExport.start(metricsAddress, logger: logger)
         let (backend, backendServices) = try settings.makeBackend(logger: Logger(label: "service-monitor.etcd"))
         try await withHealthCheckSet(targets: configuration.targets, configuration: configuration.checks) { checks in
             try await run(
-                configuration, checks: checks, watchdog: watchdog,
-                backend: backend, backendServices: backendServices, settings: settings, logger: logger
+                configuration, checks: checks, watchdog: watchdog, backend: backend, backendServices: backendServices,
+                metrics: export, settings: settings, logger: logger
             )
         }
     }
 
     private func run(
         _ configuration: MonitorConfiguration, checks: HealthCheckSet, watchdog: Watchdog?,
-        backend: some StoreBackend, backendServices: [any Service], settings: Settings, logger: Logger
+        backend: some StoreBackend, backendServices: [any Service], metrics: MetricsExport, settings: Settings, logger: Logger
     ) async throws {
         let (monitor, watchdogPinger) = MonitorServices.make(
-            configuration, checks: checks, watchdog: watchdog, backend: backend, settings: settings, logger: logger
+            configuration, checks: checks, watchdog: watchdog, backend: backend,
+            metrics: metrics.monitorMetrics(for: configuration), settings: settings, logger: logger
         )
-        // The backend's services come first so graceful shutdown stops them last, after
-        // the monitor has deregistered through them.
-        let services: [any Service] = backendServices + [monitor] + (watchdogPinger.map { [$0] } ?? [])
+        // The backend's services (after the metrics listener) come first so graceful shutdown
+        // stops them last, after the monitor has deregistered through them.
+        let services: [any Service] = metrics.services + backendServices + [monitor] + (watchdogPinger.map { [$0] } ?? [])
         let group = ServiceGroup(
             configuration: .init(services: services, gracefulShutdownSignals: UnixSignal.gracefulStop, logger: logger)
         )

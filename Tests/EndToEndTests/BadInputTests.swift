@@ -148,6 +148,15 @@ struct BadInputTests {
             arguments: watch(("--service-info", String(repeating: #"{"a":"#, count: 600) + "1" + String(repeating: "}", count: 600))),
             names: #"--service-info "{\"a\":{\"a\":"#
         ),
+        BadInvocation(name: "--metrics-address without a port", arguments: watch(("--metrics-address", "9464")), names: #"--metrics-address "9464": use host:port"#),
+        BadInvocation(name: "--metrics-address with port 0", arguments: watch(("--metrics-address", "127.0.0.1:0")), names: #"--metrics-address "127.0.0.1:0""#),
+        BadInvocation(name: "--metrics-address with an empty host", arguments: watch(("--metrics-address", ":9464")), names: #"--metrics-address ":9464""#),
+        BadInvocation(name: "--metrics-address IPv6 without brackets", arguments: watch(("--metrics-address", "::1:9464")), names: #"--metrics-address "::1:9464""#),
+        // A well-formed address this host does not have (TEST-NET-1): the host's configuration, 78.
+        BadInvocation(
+            name: "--metrics-address not of this host", arguments: watch(("--metrics-address", "192.0.2.1:9464")), exitStatus: 78,
+            names: "--metrics-address: cannot listen on 192.0.2.1:9464: not an address of this host"
+        ),
         BadInvocation(name: "zero --interval", arguments: watch(("--interval", "0s")), names: #"--interval "0s": must be longer than zero"#),
         BadInvocation(name: "negative --interval", arguments: watch(("--interval=", "-1s")), names: #"--interval "-1s": not a duration"#),
         BadInvocation(name: "--interval in fortnights", arguments: watch(("--interval", "1fortnight")), names: #"--interval "1fortnight": not a duration"#),
@@ -338,6 +347,7 @@ struct BadInputTests {
         BadInvocation(name: "run with --slots 0", arguments: run("--slots", "0"), names: "--slots 0: must be between 1 and 1000"),
         BadInvocation(name: "run without a check", arguments: ["run", "--label", "bad-input", "--service-id", "w-1", "--host-ip", "127.0.0.1", "--", "/bin/true"], names: "--monitor-url missing"),
         BadInvocation(name: "run with a watch-only option", arguments: run("--ready-when", "started"), names: "'--ready-when'"),
+        BadInvocation(name: "run with a bad --metrics-address", arguments: run("--metrics-address", "localhost:http"), names: #"--metrics-address "localhost:http""#),
     ]
 
     /// A valid `run` with `extra` options, then `command` (by default `-- /bin/true {hosts}`).

@@ -30,8 +30,14 @@ public struct HealthCheckSet: Sendable {
 
     /// Runs one round: every check at once, each bounded by its timeout. Never throws.
     public func check() async -> CheckResult {
+        await checkRound().combined
+    }
+
+    /// One round, with each check's own result beside the combined one (for the per-check metrics).
+    public func checkRound() async -> CheckRound {
         if self.checkers.count == 1 {
-            return await self.checkers[0].check()
+            let result = await self.checkers[0].check()
+            return CheckRound(combined: result, each: [result])
         }
         let clock = ContinuousClock()
         let start = clock.now
@@ -45,7 +51,7 @@ public struct HealthCheckSet: Sendable {
             }
             return results.compactMap { $0 }
         }
-        return Self.combine(Array(zip(self.targets, results)), latency: clock.now - start)
+        return CheckRound(combined: Self.combine(Array(zip(self.targets, results)), latency: clock.now - start), each: results)
     }
 
     /// Releases every checker's resources. Idempotent.
@@ -73,6 +79,13 @@ public struct HealthCheckSet: Sendable {
             failure: CheckFailure(kind: firstFailure.kind, detail: detail, cause: firstFailure.cause), detail: detail
         )
     }
+}
+
+/// One round of an instance's checks: the combined result the state follows, and each check's
+/// own, in the order the checks were given.
+public struct CheckRound: Sendable {
+    public var combined: CheckResult
+    public var each: [CheckResult]
 }
 
 /// Runs `body` with a check set for `targets` (at least one), shutting every checker down

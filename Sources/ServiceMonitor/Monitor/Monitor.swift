@@ -16,6 +16,8 @@ public struct Monitor<Backend: StoreBackend>: Service {
     public let checks: HealthCheckSet
     public let backend: Backend
     public let progress: ProgressSignal
+    /// Where the checks, transitions and store outcomes are counted (docs/metrics.md).
+    public let metrics: MonitorMetrics
     public var notifier: Notifier
     public var logger: Logger
 
@@ -24,6 +26,7 @@ public struct Monitor<Backend: StoreBackend>: Service {
         checks: HealthCheckSet,
         backend: Backend,
         progress: ProgressSignal,
+        metrics: MonitorMetrics? = nil,
         notifier: Notifier = Notifier(),
         logger: Logger
     ) {
@@ -31,6 +34,7 @@ public struct Monitor<Backend: StoreBackend>: Service {
         self.checks = checks
         self.backend = backend
         self.progress = progress
+        self.metrics = metrics ?? .disabled(for: configuration)
         self.notifier = notifier
         self.logger = logger.withInstanceContext(
             label: configuration.label, serviceID: configuration.serviceID, host: configuration.host
@@ -69,8 +73,10 @@ public struct Monitor<Backend: StoreBackend>: Service {
         let clock = ContinuousClock()
         while !Task.isCancelled {
             let started = clock.now
-            let result = await checks.check()
+            let round = await checks.checkRound()
+            let result = round.combined
             progress.beat()
+            metrics.record(round)
             let transition = health.record(result)
             let current = health.current
             status.update { snapshot in
@@ -89,6 +95,7 @@ public struct Monitor<Backend: StoreBackend>: Service {
                 status.signalChange()
             }
             if let transition {
+                metrics.recordTransition()
                 log(transition, result)
             }
             notify([.status(status.statusLine())])
@@ -143,6 +150,7 @@ public struct Monitor<Backend: StoreBackend>: Service {
                     configuration.serviceID, of: configuration.label, ttl: configuration.ttl
                 )
                 status.update { $0.openRegistration = registration }
+                metrics.recordRegistered()
                 // Subscribed before the write: a transition during it is written right after.
                 let changes = status.changes()
                 let generation = try await write(status: status, to: registration, storedUp: storedUp)
@@ -168,6 +176,7 @@ public struct Monitor<Backend: StoreBackend>: Service {
                 // a CancellationError from inside a broken stream included, is retried.
                 guard !Task.isCancelled else { return }
                 status.update { $0.openRegistration = nil }
+                metrics.recordStoreError()
                 if backend.isPermanent(error) { throw error }
                 // A full store refuses a new instance outright (exit 69); one already registered
                 // waits for the operator to free space, checking meanwhile.
@@ -225,6 +234,7 @@ public struct Monitor<Backend: StoreBackend>: Service {
             info: configuration.info
         )
         try await registration.publish(record)
+        metrics.recordStored(record.state)
         if record.state == .up {
             // Only the first matters; yields to the finished stream do nothing.
             storedUp.yield()
@@ -261,6 +271,7 @@ public struct Monitor<Backend: StoreBackend>: Service {
             } catch where backend.isPermanent(error) {
                 throw error
             } catch {
+                metrics.recordStoreError()
                 // One warning per streak of failures, and STATUS= says why while it lasts.
                 if failedSince == nil {
                     let since = TimeOfDay.now
@@ -302,6 +313,7 @@ public struct Monitor<Backend: StoreBackend>: Service {
             for attempt in 1...3 {
                 do {
                     _ = try await lease.release()
+                    metrics.recordStartupLease(held: false)
                     return
                 } catch {
                     guard !Task.isCancelled else { return }
@@ -354,5 +366,9 @@ public struct Monitor<Backend: StoreBackend>: Service {
 extension Duration {
     var microseconds: Int64 {
         components.seconds * 1_000_000 + components.attoseconds / 1_000_000_000_000
+    }
+
+    var nanoseconds: Int64 {
+        components.seconds * 1_000_000_000 + components.attoseconds / 1_000_000_000
     }
 }
