@@ -41,7 +41,7 @@ public struct EtcdInstanceRegistry: InstanceRegistry {
 /// What `follow` keeps between batches; one batch (or listing) is handled at a time, so nothing
 /// touches it concurrently.
 private final class FollowedSet: @unchecked Sendable {
-    var set = InstanceSet<Int64>()
+    var set = InstanceSet()
 }
 
 /// One watcher's record and the lease it is bound to.
@@ -68,7 +68,7 @@ public struct EtcdRegistration: InstanceRegistration {
     }
 }
 
-extension InstanceSet<Int64> {
+extension InstanceSet {
     init(_ listing: StoreListing) {
         self.init(capacity: listing.entries.count)
         for entry in listing.entries { put(key: entry.key, order: entry.createRevision, value: entry.value) }

@@ -120,8 +120,13 @@ struct JSONReaderTests {
             #"{"service_id":"es-1","host":"h","state":"up","since":"s","detail":"d","info":[]}"#,
             #"["not", "an", "object"]"#,
             #"{"service_id":"es-1","host":"h","state":"up","since":"s","detail":"d","info":{},}"#,
+            #"{"service_id":"es-1","host":"h","state":"up","since":"s","detail":"d","info":{}} x"#,
+            // The first of a repeated key counts, as in any object JSONReader reads: a number here.
+            #"{"service_id":"es-1","host":7,"host":"h","state":"up","since":"s","detail":"d","info":{}}"#,
         ] {
             #expect(throws: (any Error).self, "\(broken)") { try InstanceRecord.decode(Array(broken.utf8)) }
         }
+        let repeated = #"{"service_id":"es-1","host":"first","state":"up","since":"s","detail":"d","info":{},"host":"second"}"#
+        #expect(try InstanceRecord.decode(Array(repeated.utf8)).host == "first")
     }
 }

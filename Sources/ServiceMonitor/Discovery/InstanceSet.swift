@@ -1,11 +1,13 @@
 /// The instances of one label as a backend has them, kept current from a listing plus the
-/// changes that follow it. `Order` is the backend's registration order (etcd: create revision).
-public struct InstanceSet<Order: Comparable & Sendable>: Sendable {
+/// changes that follow it, each with the backend's registration order (etcd: the key's create
+/// revision). Not generic: unspecialized generic code copied every member through the runtime's
+/// value witnesses, and sorting 10 000 instances that way was half of a `hosts`.
+public struct InstanceSet: Sendable {
     /// One instance, its record decoded once when it arrives, so following a label of
     /// thousands of instances does not decode every record again on each change.
     private struct Member: Sendable {
         let key: String
-        let order: Order
+        let order: Int64
         /// nil when the value does not decode (written by something else).
         let record: InstanceRecord?
     }
@@ -17,7 +19,7 @@ public struct InstanceSet<Order: Comparable & Sendable>: Sendable {
     }
 
     /// Adds or replaces the instance stored under `key`.
-    public mutating func put(key: String, order: Order, value: some Collection<UInt8>) {
+    public mutating func put(key: String, order: Int64, value: some Collection<UInt8>) {
         members[key] = Member(key: key, order: order, record: try? InstanceRecord.decode(value))
     }
 
@@ -31,12 +33,20 @@ public struct InstanceSet<Order: Comparable & Sendable>: Sendable {
     /// The instances that are up, oldest registration first.
     public var up: [InstanceRecord] { sorted { $0.record?.state == .up } }
 
-    /// Sorts only the members that pass, and by reference: moving whole records around in the
-    /// sort cost more than the comparisons.
+    /// Sorts only the members that pass, by index into arrays of their orders and keys: moving
+    /// whole members (records and all) around in the sort cost more than the comparisons.
     private func sorted(where included: (Member) -> Bool) -> [InstanceRecord] {
-        let chosen = members.values.filter(included)
-        return chosen.indices
-            .sorted { (chosen[$0].order, chosen[$0].key) < (chosen[$1].order, chosen[$1].key) }
-            .map { chosen[$0].record! }
+        var orders: [Int64] = [], keys: [String] = [], records: [InstanceRecord] = []
+        orders.reserveCapacity(members.count)
+        keys.reserveCapacity(members.count)
+        records.reserveCapacity(members.count)
+        for member in members.values where included(member) {
+            orders.append(member.order)
+            keys.append(member.key)
+            records.append(member.record!)
+        }
+        return orders.indices
+            .sorted { orders[$0] != orders[$1] ? orders[$0] < orders[$1] : keys[$0] < keys[$1] }
+            .map { records[$0] }
     }
 }

@@ -38,21 +38,27 @@ public struct InstanceRecord: Sendable, Hashable, Encodable {
     /// Reads a record as `watch` wrote it (JSONReader); other keys are ignored, so a newer
     /// version may add fields.
     public static func decode(_ bytes: some Collection<UInt8>) throws -> InstanceRecord {
-        guard case .object(let fields) = try JSONReader.parse(bytes) else { throw NotARecord(field: nil) }
-        // One pass over the members rather than a lookup per field: hashing the keys again was
-        // a fifth of the cost of reading a record.
+        // Member by member as the text has them, into the fields: neither the record's object
+        // nor a lookup per field (hashing the keys was a fifth of the cost of reading a record).
         var serviceID: String?, host: String?, state: State?, since: String?, detail: String?, info: ServiceInfo?
-        for (key, value) in fields {
-            switch (key, value) {
-            case ("service_id", .string(let text)): serviceID = text
-            case ("host", .string(let text)): host = text
-            case ("state", .string(let text)): state = State(rawValue: text)
-            case ("since", .string(let text)): since = text
-            case ("detail", .string(let text)): detail = text
-            case ("info", .object(let object)): info = ServiceInfo(fields: object)
-            default: continue
+        // Of a repeated key the first counts, whatever its type, as JSONReader's objects keep it.
+        var seen: UInt8 = 0
+        func first(_ field: UInt8) -> Bool {
+            defer { seen |= field }
+            return seen & field == 0
+        }
+        let isObject = try JSONReader.forEachMember(of: bytes) { key, value in
+            switch key {
+            case "service_id": if first(1 << 0), case .string(let text) = value { serviceID = text }
+            case "host": if first(1 << 1), case .string(let text) = value { host = text }
+            case "state": if first(1 << 2), case .string(let text) = value { state = State(rawValue: text) }
+            case "since": if first(1 << 3), case .string(let text) = value { since = text }
+            case "detail": if first(1 << 4), case .string(let text) = value { detail = text }
+            case "info": if first(1 << 5), case .object(let object) = value { info = ServiceInfo(fields: object) }
+            default: break
             }
         }
+        guard isObject else { throw NotARecord(field: nil) }
         guard let serviceID else { throw NotARecord(field: CodingKeys.serviceID.rawValue) }
         guard let host else { throw NotARecord(field: CodingKeys.host.rawValue) }
         guard let state else { throw NotARecord(field: CodingKeys.state.rawValue) }

@@ -35,6 +35,36 @@ enum JSONReader {
         return try copy.withUnsafeBufferPointer { buffer throws(SyntaxError) in try parse(buffer: buffer) }
     }
 
+    /// Reads a text that must be one object (else `nil`), handing each member to `body` in the
+    /// order written instead of building the object: an instance record read this way skips the
+    /// dictionary its six members would be hashed into. Repeated keys reach `body` each time.
+    static func forEachMember(
+        of bytes: some Collection<UInt8>, _ body: (String, JSONValue) -> Void
+    ) throws(SyntaxError) -> Bool {
+        let result: Result<Bool, SyntaxError>? = bytes.withContiguousStorageIfAvailable { buffer in
+            Result { () throws(SyntaxError) in try forEachMember(buffer: buffer, body) }
+        }
+        if let result { return try result.get() }
+        let copy = Array(bytes)
+        return try copy.withUnsafeBufferPointer { buffer throws(SyntaxError) in try forEachMember(buffer: buffer, body) }
+    }
+
+    private static func forEachMember(
+        buffer: UnsafeBufferPointer<UInt8>, _ body: (String, JSONValue) -> Void
+    ) throws(SyntaxError) -> Bool {
+        var parser = Parser(bytes: buffer)
+        parser.skipWhitespace()
+        guard parser.current == UInt8(ascii: "{") else {
+            // Still the whole text judged: a value that is not an object is no syntax error.
+            _ = try parse(buffer: buffer)
+            return false
+        }
+        try parser.members(depth: 1, body)
+        parser.skipWhitespace()
+        guard parser.position == buffer.count else { throw parser.error("text after the value") }
+        return true
+    }
+
     private static func parse(buffer: UnsafeBufferPointer<UInt8>) throws(SyntaxError) -> JSONValue {
         var parser = Parser(bytes: buffer)
         parser.skipWhitespace()
@@ -93,16 +123,22 @@ enum JSONReader {
         }
 
         mutating func object(depth: Int) throws(SyntaxError) -> JSONValue {
-            guard depth <= JSONReader.maximumDepth else { throw error("nested deeper than \(JSONReader.maximumDepth)") }
-            position += 1  // {
             // Members first, then one dictionary of the right size: growing it member by member
             // rehashed every key several times.
             var members: [(String, JSONValue)] = []
-            members.reserveCapacity(8)  // a record's six without regrowing
+            members.reserveCapacity(8)
+            try self.members(depth: depth) { members.append(($0, $1)) }
+            return .object(Dictionary(members, uniquingKeysWith: { first, _ in first }))
+        }
+
+        /// The object at `position` (its `{`), member by member; leaves `position` after its `}`.
+        mutating func members(depth: Int, _ body: (String, JSONValue) -> Void) throws(SyntaxError) {
+            guard depth <= JSONReader.maximumDepth else { throw error("nested deeper than \(JSONReader.maximumDepth)") }
+            position += 1  // {
             skipWhitespace()
             if current == UInt8(ascii: "}") {
                 position += 1
-                return .object([:])
+                return
             }
             while true {
                 guard current == UInt8(ascii: "\"") else { throw error("an object key must be a string") }
@@ -111,7 +147,7 @@ enum JSONReader {
                 guard current == UInt8(ascii: ":") else { throw error("a ':' must follow an object key") }
                 position += 1
                 skipWhitespace()
-                members.append((key, try value(depth: depth + 1)))
+                body(key, try value(depth: depth + 1))
                 skipWhitespace()
                 switch current {
                 case UInt8(ascii: ","):
@@ -120,7 +156,7 @@ enum JSONReader {
                     if current == UInt8(ascii: "}") { throw error(SyntaxError.trailingCommaReason) }
                 case UInt8(ascii: "}"):
                     position += 1
-                    return .object(Dictionary(members, uniquingKeysWith: { first, _ in first }))
+                    return
                 default:
                     throw error("a ',' or '}' must follow an object member")
                 }
