@@ -19,6 +19,7 @@ let package = Package(
         .library(name: "ServiceMonitor", targets: ["ServiceMonitor"]),
         .library(name: "ServiceMonitorEtcd", targets: ["ServiceMonitorEtcd"]),
         .library(name: "MetricsEndpoint", targets: ["MetricsEndpoint"]),
+        .library(name: "DynamoDB", targets: ["DynamoDB"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
@@ -37,6 +38,9 @@ let package = Package(
         // --metrics-address: the core records through swift-metrics; swift-prometheus is the registry.
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        // HMAC-SHA256 and SHA-256 for the DynamoDB client's SigV4 (already in the graph through
+        // swift-certificates; this names the version that resolves).
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
     ],
     targets: [
         // C shim over libsystemd: prefixed static inline forwards, nothing else.
@@ -151,6 +155,20 @@ let package = Package(
             ],
             swiftSettings: sharedSwiftSettings
         ),
+        // A small DynamoDB client: the JSON 1.0 protocol over AsyncHTTPClient, SigV4 signing, the
+        // AWS SDKs' credential chain (environment, shared files, container, IMDSv2), typed
+        // errors and retries with back-off. No AWS SDK, no full Foundation.
+        .target(
+            name: "DynamoDB",
+            dependencies: [
+                "Posix",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: sharedSwiftSettings
+        ),
         // The command line: parsing, validation, exit codes, choosing the backend, and wiring
         // into a ServiceGroup.
         .target(
@@ -250,6 +268,20 @@ let package = Package(
                 "Etcd",
                 "TestSupport",
                 .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: sharedSwiftSettings
+        ),
+        // The DynamoDB client: the SigV4 test-suite vectors, the credential sources against
+        // loopback HTTP servers, and every operation against moto in server mode.
+        .testTarget(
+            name: "DynamoDBTests",
+            dependencies: [
+                "DynamoDB",
+                "TestSupport",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             swiftSettings: sharedSwiftSettings
         ),
