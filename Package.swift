@@ -20,6 +20,7 @@ let package = Package(
         .library(name: "ServiceMonitorEtcd", targets: ["ServiceMonitorEtcd"]),
         .library(name: "MetricsEndpoint", targets: ["MetricsEndpoint"]),
         .library(name: "DynamoDB", targets: ["DynamoDB"]),
+        .library(name: "ServiceMonitorDynamoDB", targets: ["ServiceMonitorDynamoDB"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
@@ -169,6 +170,19 @@ let package = Package(
             ],
             swiftSettings: sharedSwiftSettings
         ),
+        // The DynamoDB backend: records with an expiry renewed on an owner token, the FIFO
+        // semaphore as queue and holder items with a transaction-guarded holder count, polling
+        // with consistent reads where etcd watches.
+        .target(
+            name: "ServiceMonitorDynamoDB",
+            dependencies: [
+                "ServiceMonitor",
+                "DynamoDB",
+                "Posix",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: sharedSwiftSettings
+        ),
         // The command line: parsing, validation, exit codes, choosing the backend, and wiring
         // into a ServiceGroup.
         .target(
@@ -177,6 +191,8 @@ let package = Package(
                 "ServiceMonitor",
                 "ServiceMonitorEtcd",
                 "Etcd",
+                "ServiceMonitorDynamoDB",
+                "DynamoDB",
                 "Systemd",
                 "Posix",
                 "Racing",
@@ -259,13 +275,15 @@ let package = Package(
             dependencies: ["ServiceMonitorEtcd", "ServiceMonitor", "TestSupport"],
             swiftSettings: sharedSwiftSettings
         ),
-        // One suite every backend passes: in-memory, etcd with one member and with three.
+        // One suite every backend passes: in-memory, etcd with one member and with three, DynamoDB (moto).
         .testTarget(
             name: "BackendConformanceTests",
             dependencies: [
                 "ServiceMonitor",
                 "ServiceMonitorEtcd",
                 "Etcd",
+                "ServiceMonitorDynamoDB",
+                "DynamoDB",
                 "TestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ],
