@@ -245,7 +245,14 @@ let package = Package(
         ),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["TestSupport", "Etcd", "service-monitor", "stand-in-service"],
+            dependencies: [
+                "TestSupport", "Etcd", "service-monitor", "stand-in-service",
+                // The IAM set-up of the SigV4 test in moto's IAM mode: the client's signer over HTTP.
+                "DynamoDB",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
             swiftSettings: sharedSwiftSettings
         ),
         .testTarget(
