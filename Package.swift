@@ -282,6 +282,18 @@ let package = Package(
             dependencies: ["ServiceMonitorEtcd", "ServiceMonitor", "TestSupport"],
             swiftSettings: sharedSwiftSettings
         ),
+        // The DynamoDB backend beyond the conformance suite (contention, expiry, take-over), on moto.
+        .testTarget(
+            name: "ServiceMonitorDynamoDBTests",
+            dependencies: [
+                "ServiceMonitorDynamoDB",
+                "ServiceMonitor",
+                "DynamoDB",
+                "TestSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: sharedSwiftSettings
+        ),
         // One suite every backend passes: in-memory, etcd with one member and with three, DynamoDB (moto).
         .testTarget(
             name: "BackendConformanceTests",
