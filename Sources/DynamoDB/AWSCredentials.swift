@@ -64,6 +64,8 @@ public actor AWSCredentialsChain: AWSCredentialsProvider {
     private let refreshMargin: Duration
     private var cached: AWSCredentials?
     private var answeringSource: Int?
+    private var fetching = false
+    private var waiting: [CheckedContinuation<Result<AWSCredentials, DynamoDBError>, Never>] = []
 
     public init(sources: [any AWSCredentialsSource], refreshMargin: Duration = .seconds(300)) {
         self.sources = sources
@@ -86,6 +88,27 @@ public actor AWSCredentialsChain: AWSCredentialsProvider {
 
     public func credentials(deadline: ContinuousClock.Instant) async throws(DynamoDBError) -> AWSCredentials {
         if let cached = self.cached, !self.needsRefresh(cached) { return cached }
+        if self.fetching {
+            // One fetch at a time: the others use what is still valid, or wait for its result.
+            if let cached = self.cached, !Self.hasExpired(cached) { return cached }
+            return try await withCheckedContinuation { self.waiting.append($0) }.get()
+        }
+        self.fetching = true
+        let result: Result<AWSCredentials, DynamoDBError>
+        do {
+            result = .success(try await self.fetchFromSources(deadline: deadline))
+        } catch {
+            // A failed refresh keeps credentials that have not expired yet (as the SDKs do).
+            if let cached = self.cached, !Self.hasExpired(cached) { result = .success(cached) } else { result = .failure(error) }
+        }
+        self.fetching = false
+        let waiting = self.waiting
+        self.waiting = []
+        for waiter in waiting { waiter.resume(returning: result) }
+        return try result.get()
+    }
+
+    private func fetchFromSources(deadline: ContinuousClock.Instant) async throws(DynamoDBError) -> AWSCredentials {
         // A source that answered before is asked first: it is where these credentials live.
         let order = self.answeringSource.map { first in [first] + self.sources.indices.filter { $0 != first } } ?? Array(self.sources.indices)
         for index in order {
@@ -99,6 +122,10 @@ public actor AWSCredentialsChain: AWSCredentialsProvider {
             code: .credentialsUnavailable,
             message: "no AWS credentials found (looked in: \(self.sources.map(\.name).joined(separator: ", ")))"
         )
+    }
+
+    private static func hasExpired(_ credentials: AWSCredentials) -> Bool {
+        credentials.expiration.map { Date() >= $0 } ?? false
     }
 
     private func needsRefresh(_ credentials: AWSCredentials) -> Bool {

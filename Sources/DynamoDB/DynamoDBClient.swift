@@ -59,7 +59,7 @@ public struct DynamoDBClient: Sendable {
         self.http = httpClient
         self.retryPolicy = retryPolicy
         let defaultPort = scheme == "https" ? 443 : 80
-        let hostInURL = host.contains(":") ? "[\(host)]" : host
+        let hostInURL = host.contains(":") && !host.hasPrefix("[") ? "[\(host)]" : host
         self.hostHeader = url.port.map { $0 == defaultPort ? hostInURL : "\(hostInURL):\($0)" } ?? hostInURL
         self.path = url.path.isEmpty ? "/" : url.path
     }

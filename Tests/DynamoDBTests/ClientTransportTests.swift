@@ -73,7 +73,7 @@ struct ClientTransportTests {
     func signatureFailureMessagesLoseTheSessionToken() async throws {
         // AWS's InvalidSignatureException quotes the canonical request it expected, headers and all.
         let message = "The request signature we calculated does not match. The Canonical String for this request should have been 'POST\\n/\\n\\nx-amz-security-token:transport-session-token\\n'"
-        try await withScriptedHTTPServer({ _ in
+        _ = try await withScriptedHTTPServer({ _ in
             .init(status: 400, body: #"{"__type":"com.amazon.coral.service#InvalidSignatureException","message":"\#(message)"}"#)
         }) { server in
             await #expect {

@@ -222,6 +222,36 @@ struct CredentialsTests {
     }
 
     @Test
+    func concurrentCallersShareOneFetch() async throws {
+        let fetches = Locked(0)
+        try await withScriptedHTTPServer(Self.instanceMetadata(fetches: fetches, expiresIn: 3600)) { server in
+            let chain = AWSCredentialsChain(sources: [InstanceMetadataCredentialsSource(environment: ["AWS_EC2_METADATA_SERVICE_ENDPOINT": server.baseURL])])
+            let keys = try await withThrowingTaskGroup(of: String.self) { group in
+                for _ in 0..<8 { group.addTask { try await chain.credentials(deadline: Self.deadline).accessKeyID } }
+                return try await group.reduce(into: [String]()) { $0.append($1) }
+            }
+            #expect(keys == Array(repeating: "IMDS1", count: 8))
+            #expect(fetches.withLock { $0 } == 1)
+        }
+    }
+
+    @Test
+    func aFailedRefreshKeepsCredentialsNotYetExpired() async throws {
+        let fetches = Locked(0)
+        // Valid for 60 s but inside the refresh margin; every fetch after the first fails.
+        let first = Self.instanceMetadata(fetches: fetches, expiresIn: 60)
+        try await withScriptedHTTPServer({ request in fetches.withLock { $0 } == 0 ? first(request) : .init(status: 500) }) { server in
+            let chain = AWSCredentialsChain(sources: [InstanceMetadataCredentialsSource(environment: ["AWS_EC2_METADATA_SERVICE_ENDPOINT": server.baseURL])])
+            let fetched = try await chain.credentials(deadline: Self.deadline)
+            #expect(fetched.accessKeyID == "IMDS1")
+            let requestsBefore = server.requests.count
+            let kept = try await chain.credentials(deadline: Self.deadline)
+            #expect(kept.accessKeyID == "IMDS1")
+            #expect(server.requests.count > requestsBefore)  // it did try to refresh
+        }
+    }
+
+    @Test
     func instanceMetadataNotAnsweringMeansNoCredentials() async throws {
         // A server that was started and stopped: its port refuses connections.
         let server = try await ScriptedHTTPServer.start { _ in .init(status: 200) }

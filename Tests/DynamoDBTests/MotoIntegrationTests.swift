@@ -57,9 +57,16 @@ struct MotoIntegrationTests {
             let key: Item = ["pk": .s("instances/web"), "sk": .s("host-a")]
             let record = key.merging(["owner": .s("token-1"), "expires": .number(2_000_000_000)]) { $1 }
             try await client.putItem(PutItem(tableName: "service-monitor", item: record, conditionExpression: "attribute_not_exists(pk)"), deadline: Self.deadline)
+            // The failure brings the item as it is when asked to (whose token holds it).
             await #expect {
-                try await client.putItem(PutItem(tableName: "service-monitor", item: record, conditionExpression: "attribute_not_exists(pk)"), deadline: Self.deadline)
-            } throws: { Self.code($0) == .conditionalCheckFailed }
+                try await client.putItem(
+                    PutItem(tableName: "service-monitor", item: record, conditionExpression: "attribute_not_exists(pk)", returnValuesOnConditionCheckFailure: .allOld),
+                    deadline: Self.deadline
+                )
+            } throws: { error in
+                guard let error = error as? DynamoDBError else { return false }
+                return error.code == .conditionalCheckFailed && error.item?["owner"] == .s("token-1")
+            }
 
             // Renewal by the owner succeeds, by another token fails and changes nothing.
             let renew = { (owner: String, expires: Int) in

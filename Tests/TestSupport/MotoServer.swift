@@ -31,7 +31,7 @@ public final class MotoServer: Sendable {
             let port = try EtcdFreePorts.take(1)[0]
             let directory = try EtcdTestPaths.makeTemporaryDirectory(prefix: "moto")
             let logPath = "\(directory)/moto.log"
-            FileManager.default.createFile(atPath: logPath, contents: nil)
+            _ = FileManager.default.createFile(atPath: logPath, contents: nil)
             let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
             let process = try Command.start(
                 executable, ["-H", "127.0.0.1", "-p", String(port)],
