@@ -271,11 +271,16 @@ public struct DynamoDBStartupTicket: StartupTicket {
                 // again, after a short random pause so that contenders spread out.
                 failedPromotions += 1
                 if failedPromotions % 10 == 0 {
-                    logger.warning("\(failedPromotions) promotions of \(serviceID) failed their conditions; still trying")
+                    logger.warning(
+                        "\(failedPromotions) promotions of \(serviceID) failed their conditions in a row; startup#count of \(label) may not match its holder items"
+                    )
                 }
-                try await Task.sleep(for: .milliseconds(Int64.random(in: 0...max(1, pollMilliseconds / 4))))
+                // A lost race is retried soon; a count that keeps refusing (an item deleted by
+                // hand) is not hammered.
+                try await Task.sleep(for: failedPromotions <= 3 ? .milliseconds(Int64.random(in: 0...max(1, pollMilliseconds / 4))) : store.pollInterval)
                 continue
             }
+            failedPromotions = 0
             let current = (position: position, queueLength: snapshot.queue.count, holders: snapshot.holders.map(\.serviceID))
             if lastReport.map({ $0 != current }) ?? true {
                 lastReport = current
