@@ -36,7 +36,7 @@ struct GlobalOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Time to connect to an etcd member (default 1s).", valueName: "duration"))
     var dialTimeout: String?
 
-    @Option(help: ArgumentHelp("Time one etcd request may take, fail-over included (default 5s).", valueName: "duration"))
+    @Option(help: ArgumentHelp("Time one store request may take: etcd fail-over, DynamoDB retries included (default 5s).", valueName: "duration"))
     var commandTimeout: String?
 
     @Option(help: ArgumentHelp("Where logs go: auto (journal when stderr is the journal), journal or console.", valueName: "target"))

@@ -96,6 +96,37 @@ struct DynamoDBEndToEndTests {
         }
     }
 
+    @Test func hostsWatchPrintsEveryChangeByPolling() async throws {
+        try await MotoServer.with { moto in
+            let environment = Self.environment(moto)
+            #expect(try await Self.run(["create-table"], environment).status == 0)
+            let label = uniqueLabel("dynwatch")
+            let outputPath = try EtcdTestPaths.makeTemporaryDirectory(prefix: "hosts-watch") + "/stdout"
+            _ = FileManager.default.createFile(atPath: outputPath, contents: nil)
+            let output = try FileHandle(forWritingTo: URL(fileURLWithPath: outputPath))
+            let watcher = try Command.start(
+                try BuildProducts.executable(named: "service-monitor"), ["hosts", "--label", label, "--watch", "--poll-interval", "100ms"],
+                environment: environment, standardOutput: output
+            )
+            try? output.close()
+            func printed() -> String { (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? "" }
+            // Nothing up yet: an empty line.
+            try await eventually("the first, empty list", timeout: .seconds(10)) { printed() == "\n" }
+
+            let service = try await StandIn()
+            let monitor = try MonitorProcess(
+                ["watch", "--label", label, "--service-id", "w-1", "--monitor-url", service.url, "--interval", "300ms", "--timeout", "200ms",
+                 "--host-ip", "127.0.0.13", "--log-target", "console"],
+                environment: environment
+            )
+            try await eventually("w-1 printed", timeout: .seconds(15)) { printed() == "\n127.0.0.13\n" }
+            #expect(try await monitor.terminate() == 0, "\(monitor.log)")
+            try await eventually("the empty list again", timeout: .seconds(10)) { printed() == "\n127.0.0.13\n\n" }
+            watcher.terminate()
+            _ = try await watcher.waitForExit(timeout: .seconds(10))
+        }
+    }
+
     @Test func aKilledWatchersRecordExpiresWithItsTTL() async throws {
         try await MotoServer.with { moto in
             let environment = Self.environment(moto)
