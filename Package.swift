@@ -20,6 +20,7 @@ let package = Package(
         .library(name: "ServiceMonitorEtcd", targets: ["ServiceMonitorEtcd"]),
         .library(name: "MetricsEndpoint", targets: ["MetricsEndpoint"]),
         .library(name: "DynamoDB", targets: ["DynamoDB"]),
+        .library(name: "ServiceMonitorDynamoDB", targets: ["ServiceMonitorDynamoDB"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
@@ -169,6 +170,19 @@ let package = Package(
             ],
             swiftSettings: sharedSwiftSettings
         ),
+        // The DynamoDB backend: records with an expiry renewed on an owner token, the FIFO
+        // semaphore as queue and holder items with a transaction-guarded holder count, polling
+        // with consistent reads where etcd watches.
+        .target(
+            name: "ServiceMonitorDynamoDB",
+            dependencies: [
+                "ServiceMonitor",
+                "DynamoDB",
+                "Posix",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: sharedSwiftSettings
+        ),
         // The command line: parsing, validation, exit codes, choosing the backend, and wiring
         // into a ServiceGroup.
         .target(
@@ -177,6 +191,8 @@ let package = Package(
                 "ServiceMonitor",
                 "ServiceMonitorEtcd",
                 "Etcd",
+                "ServiceMonitorDynamoDB",
+                "DynamoDB",
                 "Systemd",
                 "Posix",
                 "Racing",
@@ -229,7 +245,14 @@ let package = Package(
         ),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["TestSupport", "Etcd", "service-monitor", "stand-in-service"],
+            dependencies: [
+                "TestSupport", "Etcd", "service-monitor", "stand-in-service",
+                // The IAM set-up of the SigV4 test in moto's IAM mode: the client's signer over HTTP.
+                "DynamoDB",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
             swiftSettings: sharedSwiftSettings
         ),
         .testTarget(
@@ -259,25 +282,29 @@ let package = Package(
             dependencies: ["ServiceMonitorEtcd", "ServiceMonitor", "TestSupport"],
             swiftSettings: sharedSwiftSettings
         ),
-        // One suite every backend passes: in-memory, etcd with one member and with three.
+        // The DynamoDB backend beyond the conformance suite (contention, expiry, take-over), on moto.
+        .testTarget(
+            name: "ServiceMonitorDynamoDBTests",
+            dependencies: [
+                "ServiceMonitorDynamoDB",
+                "ServiceMonitor",
+                "DynamoDB",
+                "TestSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: sharedSwiftSettings
+        ),
+        // One suite every backend passes: in-memory, etcd with one member and with three, DynamoDB (moto).
         .testTarget(
             name: "BackendConformanceTests",
             dependencies: [
                 "ServiceMonitor",
                 "ServiceMonitorEtcd",
                 "Etcd",
+                "ServiceMonitorDynamoDB",
+                "DynamoDB",
                 "TestSupport",
                 .product(name: "Logging", package: "swift-log"),
-            ],
-            swiftSettings: sharedSwiftSettings
-        ),
-        .testTarget(
-            name: "MetricsEndpointTests",
-            dependencies: [
-                "MetricsEndpoint",
-                "TestSupport",
-                .product(name: "CoreMetrics", package: "swift-metrics"),
-                .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             swiftSettings: sharedSwiftSettings
         ),
@@ -292,6 +319,16 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: sharedSwiftSettings
+        ),
+        .testTarget(
+            name: "MetricsEndpointTests",
+            dependencies: [
+                "MetricsEndpoint",
+                "TestSupport",
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             swiftSettings: sharedSwiftSettings
         ),

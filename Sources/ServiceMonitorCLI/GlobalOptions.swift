@@ -2,6 +2,7 @@ import ArgumentParser
 import Etcd
 import Posix
 import ServiceMonitor
+import ServiceMonitorDynamoDB
 import ServiceMonitorEtcd
 import Systemd
 
@@ -35,14 +36,64 @@ struct GlobalOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Time to connect to an etcd member (default 1s).", valueName: "duration"))
     var dialTimeout: String?
 
-    @Option(help: ArgumentHelp("Time one etcd request may take, fail-over included (default 5s).", valueName: "duration"))
+    @Option(help: ArgumentHelp("Time one store request may take: etcd fail-over, DynamoDB retries included (default 5s).", valueName: "duration"))
     var commandTimeout: String?
 
     @Option(help: ArgumentHelp("Where logs go: auto (journal when stderr is the journal), journal or console.", valueName: "target"))
     var logTarget: String?
 
-    @Option(help: ArgumentHelp("The shared store: etcd (env SERVICE_MONITOR_BACKEND; default etcd).", valueName: "store"))
+    @Option(help: ArgumentHelp("The shared store: etcd or dynamodb (env SERVICE_MONITOR_BACKEND; default etcd).", valueName: "store"))
     var backend: String?
+
+    @Option(help: ArgumentHelp("DynamoDB table for all state (env SERVICE_MONITOR_DYNAMODB_TABLE; default service-monitor).", valueName: "name"))
+    var dynamodbTable: String?
+
+    @Option(help: ArgumentHelp("AWS region of the DynamoDB table (env AWS_REGION, else AWS_DEFAULT_REGION, else the shared config file).", valueName: "region"))
+    var region: String?
+
+    @Option(help: ArgumentHelp("DynamoDB endpoint URL (env AWS_ENDPOINT_URL_DYNAMODB, else AWS_ENDPOINT_URL; default the region's).", valueName: "url"))
+    var dynamodbEndpoint: String?
+
+    @Option(help: ArgumentHelp("How often waiting reads DynamoDB again: hosts --wait/--watch, acquire-lease (default 1s).", valueName: "duration"))
+    var pollInterval: String?
+}
+
+/// The DynamoDB settings, validated; region and endpoint stay `nil` when not given, for the
+/// client to resolve as the AWS SDKs do (the shared config file's region, the region's endpoint).
+struct DynamoDBSettings: Sendable {
+    var layout: TableLayout
+    var region: String?
+    var endpoint: String?
+    var pollInterval: Duration
+
+    init(_ options: GlobalOptions, prefix: String, value: (String?, String...) -> String?) throws {
+        layout = try TableLayout(table: value(options.dynamodbTable, "SERVICE_MONITOR_DYNAMODB_TABLE") ?? "service-monitor", prefix: prefix)
+        region = try value(options.region, "AWS_REGION", "AWS_DEFAULT_REGION").map { region throws(BadInput) in
+            // us-east-1, eu-central-2, cn-north-1, us-gov-west-1: lowercase words and digits.
+            let valid = (1...64).contains(region.count) && region.first?.isLetter == true
+                && region.allSatisfy { $0.isASCII && ($0.isLowercase || $0.isNumber || $0 == "-") }
+            guard valid else { throw BadInput(option: "--region", message: "\(region.quotedForError): not an AWS region such as us-east-1") }
+            return region
+        }
+        endpoint = try value(options.dynamodbEndpoint, "AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL").map { url throws(BadInput) in
+            try Self.endpoint(url)
+        }
+        pollInterval = try Duration(parsingPositive: options.pollInterval ?? "1s", option: "--poll-interval")
+    }
+
+    /// `http(s)://host[:port][/path]`; anything else is bad input.
+    static func endpoint(_ url: String) throws(BadInput) -> String {
+        let scheme = url.hasPrefix("http://") ? "http://" : url.hasPrefix("https://") ? "https://" : nil
+        let rest = scheme.map { url.dropFirst($0.count) } ?? ""
+        let authority = rest.prefix { $0 != "/" }
+        let port: Substring? = authority.hasSuffix("]") ? nil : authority.lastIndex(of: ":").map { authority[authority.index(after: $0)...] }
+        let host = port.map { authority.dropLast($0.count + 1) } ?? authority
+        let portValid = port.map { Int($0).map { (1...65535).contains($0) } ?? false } ?? true
+        guard scheme != nil, Settings.isEndpointHost(host), portValid, !url.contains(where: { $0.isWhitespace || $0.isNewline }) else {
+            throw BadInput(option: "--dynamodb-endpoint", message: "\(url.quotedForError): not an endpoint URL such as https://dynamodb.us-east-1.amazonaws.com")
+        }
+        return url
+    }
 }
 
 /// The global options resolved against the environment and validated, before any etcd call.
@@ -54,8 +105,12 @@ struct Settings: Sendable {
     var layout: KeyLayout
     var logTarget: LogTarget
     var commandTimeout: Duration
+    var dynamoDB: DynamoDBSettings
+    /// For the AWS credential chain and shared config files.
+    var environment: [String: String]
 
     init(_ options: GlobalOptions, environment: [String: String]) throws {
+        self.environment = environment
         func value(_ flag: String?, _ names: String...) -> String? {
             if let flag { return flag }
             return names.lazy.compactMap { environment[$0] }.first { !$0.isEmpty }
@@ -71,6 +126,8 @@ struct Settings: Sendable {
         let endpointList = value(options.endpoints, "SERVICE_MONITOR_ENDPOINTS", "ETCDCTL_ENDPOINTS") ?? "http://127.0.0.1:2379"
         let endpoints = try Self.endpoints(endpointList)
         layout = try KeyLayout(prefix: value(options.prefix, "SERVICE_MONITOR_PREFIX") ?? "/service-monitor")
+        // Validated whichever the backend: an explicit bad value is a typo.
+        dynamoDB = try DynamoDBSettings(options, prefix: layout.prefix, value: value)
 
         let dialTimeout = try Duration(parsingPositive: options.dialTimeout ?? "1s", option: "--dial-timeout")
         commandTimeout = try Duration(parsingPositive: options.commandTimeout ?? "5s", option: "--command-timeout")

@@ -1,6 +1,8 @@
+import DynamoDB
 import Etcd
 import Logging
 import ServiceMonitor
+import ServiceMonitorDynamoDB
 import ServiceMonitorEtcd
 import Synchronization
 import Testing
@@ -11,6 +13,7 @@ enum BackendUnderTest: String, CaseIterable, CustomTestStringConvertible, Sendab
     case inMemory = "in-memory"
     case etcd = "etcd, one member"
     case etcdCluster = "etcd, three members"
+    case dynamoDB = "DynamoDB (moto)"
 
     var testDescription: String { rawValue }
 
@@ -27,6 +30,20 @@ enum BackendUnderTest: String, CaseIterable, CustomTestStringConvertible, Sendab
                 return try await withEtcdClient(configuration) { client in
                     try await body(EtcdBackend(client: client, layout: try KeyLayout(prefix: "/conformance")))
                 }
+            }
+        case .dynamoDB:
+            return try await MotoServer.with { moto in
+                let client = try DynamoDBClient(
+                    region: "us-east-1", endpoint: moto.endpoint,
+                    credentials: StaticCredentialsProvider(AWSCredentials(accessKeyID: "AKIDCONFORMANCE", secretAccessKey: "moto-accepts-any"))
+                )
+                let layout = try TableLayout(table: "service-monitor", prefix: "/conformance")
+                _ = try await client.createTable(
+                    CreateTable(tableName: layout.table, attributeDefinitions: layout.attributeDefinitions, keySchema: layout.keySchema),
+                    deadline: .now + .seconds(30)
+                )
+                // A short poll interval: the suite's waits are seconds.
+                return try await body(DynamoDBBackend(client: client, layout: layout, requestTimeout: .seconds(5), pollInterval: .milliseconds(100)))
             }
         }
     }

@@ -80,7 +80,25 @@ struct BadInputTests {
         BadInvocation(name: "unit-less --command-timeout", arguments: ["status", "--command-timeout", "5"], names: #"--command-timeout "5""#),
         BadInvocation(name: "garbage --command-timeout", arguments: ["status", "--command-timeout", "forever"], names: #"--command-timeout "forever""#),
         BadInvocation(name: "bogus --log-target", arguments: ["status", "--log-target", "syslog"], names: #"--log-target "syslog""#),
-        BadInvocation(name: "a --backend not built in", arguments: ["hosts", "--label", "web", "--backend", "dynamodb"], names: #"--backend "dynamodb": use etcd"#),
+        BadInvocation(name: "a --backend not built in", arguments: ["hosts", "--label", "web", "--backend", "dynamo"], names: #"--backend "dynamo": use etcd, dynamodb"#),
+        BadInvocation(name: "zero --poll-interval", arguments: ["hosts", "--label", "web", "--poll-interval", "0s"], names: #"--poll-interval "0s""#),
+        BadInvocation(name: "garbage --poll-interval", arguments: ["status", "--backend", "dynamodb", "--poll-interval", "often"], names: #"--poll-interval "often""#),
+        BadInvocation(name: "--region that is no region", arguments: ["status", "--backend", "dynamodb", "--region", "US East"], names: #"--region "US East""#),
+        BadInvocation(
+            name: "AWS_REGION that is no region", arguments: ["hosts", "--label", "web", "--backend", "dynamodb"], environment: ["AWS_REGION": "eu_west"],
+            names: #"--region "eu_west""#
+        ),
+        BadInvocation(name: "--dynamodb-endpoint not http", arguments: ["status", "--backend", "dynamodb", "--dynamodb-endpoint", "ftp://x"], names: #"--dynamodb-endpoint "ftp://x""#),
+        BadInvocation(
+            name: "AWS_ENDPOINT_URL_DYNAMODB with a bad port", arguments: ["status", "--backend", "dynamodb"],
+            environment: ["AWS_ENDPOINT_URL_DYNAMODB": "http://127.0.0.1:0"], names: #"--dynamodb-endpoint "http://127.0.0.1:0""#
+        ),
+        BadInvocation(name: "--dynamodb-table too short", arguments: ["status", "--backend", "dynamodb", "--dynamodb-table", "ab"], names: #"--dynamodb-table "ab""#),
+        BadInvocation(
+            name: "SERVICE_MONITOR_DYNAMODB_TABLE with a slash", arguments: ["hosts", "--label", "web"],
+            environment: ["SERVICE_MONITOR_DYNAMODB_TABLE": "a/b"], names: #"--dynamodb-table "a/b""#
+        ),
+        BadInvocation(name: "create-table on etcd", arguments: ["create-table"], names: #"--backend "etcd": create-table is for --backend dynamodb only"#),
         BadInvocation(
             name: "SERVICE_MONITOR_BACKEND unknown", arguments: watch(), environment: ["SERVICE_MONITOR_BACKEND": "consul"],
             names: #"--backend "consul""#
@@ -421,7 +439,7 @@ struct BadInputTests {
     /// job may set ETCDCTL_ENDPOINTS) or its log target.
     static var cleanEnvironment: [String: String?] {
         var environment: [String: String?] = ["JOURNAL_STREAM": nil, "NOTIFY_SOCKET": nil, "COREOS_PRIVATE_IPV4": nil]
-        for name in ProcessInfo.processInfo.environment.keys where name.hasPrefix("ETCDCTL_") || name.hasPrefix("SERVICE_MONITOR_") {
+        for name in ProcessInfo.processInfo.environment.keys where name.hasPrefix("ETCDCTL_") || name.hasPrefix("SERVICE_MONITOR_") || name.hasPrefix("AWS_") {
             environment[name] = .some(nil)
         }
         return environment
