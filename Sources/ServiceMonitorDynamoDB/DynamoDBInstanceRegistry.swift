@@ -21,7 +21,7 @@ public struct DynamoDBInstanceRegistry: InstanceRegistry {
         try await instanceSet(of: label).all
     }
 
-    func instanceSet(of label: Label) async throws -> InstanceSet<Int64> {
+    func instanceSet(of label: Label) async throws -> InstanceSet {
         let items = try await store.liveItems(in: store.layout.partition(label), sortPrefix: TableLayout.instancePrefix)
         return InstanceSet(items)
     }
@@ -40,7 +40,7 @@ public struct DynamoDBInstanceRegistry: InstanceRegistry {
     }
 }
 
-extension InstanceSet<Int64> {
+extension InstanceSet {
     init(_ items: [Item]) {
         self.init(capacity: items.count)
         for item in items {
