@@ -204,7 +204,7 @@ struct FleetScenarioTests {
     }
 }
 
-private enum MessageIDs {
+enum MessageIDs {
     static let up = "3c7a4f1e9b2d4e0f8a6b5c4d3e2f1a0b"
     static let down = "b1e2d3c4a5f60718293a4b5c6d7e8f90"
     static let deregistered = "6e9f0a1b2c3d4e5f8a7b6c5d4e3f2a1b"
@@ -213,7 +213,8 @@ private enum MessageIDs {
 }
 
 /// The example's three templates installed into the private user manager for instances 1–3 on
-/// 127.0.0.11–13, against one etcd under a key prefix of their own.
+/// 127.0.0.11–13, against one etcd under a key prefix of their own — or, with `backend`
+/// variables added to the units' environment file, against another store.
 struct Fleet: Sendable {
     static let instances = ExampleUnits.instances
     static func address(_ instance: Int) -> String { "127.0.0.1\(instance)" }
@@ -221,6 +222,8 @@ struct Fleet: Sendable {
     static func instance(of serviceID: String) -> Int { Int(serviceID.dropFirst("elasticsearch-".count)) ?? 0 }
 
     let endpoints: String
+    /// Added to the environment file every unit reads (and to `serviceMonitor`'s environment).
+    let backend: [String: String]
     let prefix: String
     let state: String
     let units: ExampleUnits
@@ -230,8 +233,9 @@ struct Fleet: Sendable {
     func monitor(_ instance: Int) -> String { units.monitor(instance) }
     func instanceKey(_ instance: Int) -> String { "\(prefix)/elasticsearch/instances/\(Self.serviceID(instance))" }
 
-    init(endpoints: String) async throws {
+    init(endpoints: String, backend: [String: String] = [:]) async throws {
         self.endpoints = endpoints
+        self.backend = backend
         prefix = "/" + uniqueLabel("fleet")
         state = try EtcdTestPaths.makeTemporaryDirectory(prefix: "fleet")
         let httpPort = try EtcdFreePorts.take(1)[0]
@@ -245,6 +249,12 @@ struct Fleet: Sendable {
             "--watch-options", "--interval 1s --timeout 800ms",
         ] + Self.instances.flatMap { ["--instance", "\($0)=\(Self.address($0))"] }
         units = try await ExampleUnits.install("elasticsearch", script: "fleet-units.sh", arguments)
+        if !backend.isEmpty {
+            // The shipped units take their store from this file, as an operator's would.
+            let file = state + "/elasticsearch.env"
+            let lines = backend.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)\n" }.joined()
+            try (String(contentsOfFile: file, encoding: .utf8) + lines).write(toFile: file, atomically: true, encoding: .utf8)
+        }
     }
 
     func tearDown() async {
@@ -254,9 +264,10 @@ struct Fleet: Sendable {
 
     /// `service-monitor` run the way the units run it: configured by the environment file.
     func serviceMonitor(_ arguments: [String]) async throws -> CommandResult {
-        let environment: [String: String?] = [
+        var environment: [String: String?] = [
             "SERVICE_MONITOR_ENDPOINTS": endpoints, "SERVICE_MONITOR_PREFIX": prefix, "JOURNAL_STREAM": nil, "NOTIFY_SOCKET": nil,
         ]
+        for (name, value) in backend { environment[name] = value }
         return try await Command.run(try BuildProducts.executable(named: "service-monitor"), arguments, environment: environment, timeout: .seconds(20))
     }
 
