@@ -96,6 +96,63 @@ struct DynamoDBEndToEndTests {
         }
     }
 
+    @Test func hostsFormatsMinAndTwoSlotsAsOnEtcd() async throws {
+        try await MotoServer.with { moto in
+            let environment = Self.environment(moto)
+            #expect(try await Self.run(["create-table"], environment).status == 0)
+            let label = uniqueLabel("dynformats")
+            var monitors: [MonitorProcess] = []
+            let services = try await StandIn.several(2)
+            for (index, service) in services.enumerated() {
+                monitors.append(try MonitorProcess(
+                    ["watch", "--label", label, "--service-id", "es-\(index + 1)", "--monitor-url", service.url, "--interval", "300ms",
+                     "--timeout", "200ms", "--host-ip", "127.0.0.4\(index + 1)", "--service-info", #"{"transport_port": 930\#(index)}"#,
+                     "--log-target", "console"],
+                    environment: environment
+                ))
+                // One after the other, so registration order is known.
+                let waited = try await Self.run(["hosts", "--label", label, "--min", "\(index + 1)", "--wait", "20s", "--poll-interval", "100ms"], environment)
+                #expect(waited.status == 0, "\(waited) \(monitors[index].log)")
+            }
+            func hosts(_ options: String...) async throws -> CommandResult {
+                try await Self.run(["hosts", "--label", label] + options, environment)
+            }
+            #expect(try await hosts().standardOutput == "127.0.0.41,127.0.0.42\n")
+            #expect(try await hosts("--format", "lines").standardOutput == "127.0.0.41\n127.0.0.42\n")
+            #expect(try await hosts("--port", "9200").standardOutput == "127.0.0.41:9200,127.0.0.42:9200\n")
+            #expect(try await hosts("--template", "{host}:{transport_port}").standardOutput == "127.0.0.41:9300,127.0.0.42:9301\n")
+            let json = try JSONSerialization.jsonObject(with: Data(try await hosts("--format", "json").standardOutput.utf8)) as? [[String: Any]]
+            #expect(json?.compactMap { $0["service_id"] as? String } == ["es-1", "es-2"], "\(String(describing: json))")
+            #expect(json?.allSatisfy { $0["state"] as? String == "up" } == true)
+            let tooFew = try await hosts("--min", "3")
+            #expect(tooFew.status == 1 && tooFew.standardOutput.isEmpty, "\(tooFew)")
+            #expect(tooFew.standardError == "service-monitor: 2 of at least 3 instances of \(label) are up\n", "\(tooFew)")
+            for monitor in monitors { #expect(try await monitor.terminate() == 0, "\(monitor.log)") }
+            withExtendedLifetime(services) {}
+
+            // Two slots: two holders at once, the third waits for a release.
+            func acquire(_ id: String) throws -> MonitorProcess {
+                try MonitorProcess(
+                    ["acquire-lease", "--label", label, "--service-id", id, "--slots", "2", "--acquire-timeout", "60s", "--poll-interval", "100ms",
+                     "--log-target", "console"],
+                    environment: environment
+                )
+            }
+            let first = try acquire("a"), second = try acquire("b")
+            #expect(try await first.waitForExit() == 0, "\(first.log)")
+            #expect(try await second.waitForExit() == 0, "\(second.log)")
+            let third = try acquire("c")
+            try await eventually("c queued behind two holders", timeout: .seconds(15), every: .milliseconds(100)) {
+                try await Self.status(label, environment).queue == ["c"]
+            }
+            #expect(try await Self.status(label, environment).holders.sorted() == ["a", "b"])
+            #expect(third.isRunning)
+            #expect(try await Self.run(["release-lease", "--label", label, "--service-id", "a"], environment).status == 0)
+            #expect(try await third.waitForExit(timeout: .seconds(10), "c to take the freed slot") == 0, "\(third.log)")
+            #expect(try await Self.status(label, environment).holders.sorted() == ["b", "c"])
+        }
+    }
+
     @Test func hostsWatchPrintsEveryChangeByPolling() async throws {
         try await MotoServer.with { moto in
             let environment = Self.environment(moto)
