@@ -428,30 +428,32 @@ class Bench:
                 f"p90 {ms(percentile(values, 0.9))}, p99 {ms(percentile(values, 0.99))}, max {ms(max(values))}."
             )
 
-    def _acquire(self, label, service_id):
-        return Background(self.smctl("acquire-lease", "--label", label, "--service-id", service_id,
-                                     "--host-ip", "127.0.0.1", "--log-target", "console"),
-                          service_id, self.env)
+    def _acquire(self, label, service_id, command=None, env=None):
+        command = command or self.smctl
+        return Background(command("acquire-lease", "--label", label, "--service-id", service_id,
+                                  "--host-ip", "127.0.0.1", "--log-target", "console"),
+                          service_id, env or self.env)
 
-    def _handoff_service_monitor(self, handoffs, queued):
+    def _handoff_service_monitor(self, handoffs, queued, command=None, env=None, label="handoff"):
         """Waiters are `acquire-lease` processes; the hand-off ends when the next one exits 0,
-        timed from the moment `release-lease` (of the holder) has returned."""
-        label = "handoff"
-        first = self._acquire(label, "holder-0")
+        timed from the moment `release-lease` (of the holder) has returned. `command` and `env`
+        choose the store (etcd unless given)."""
+        command, env = command or self.smctl, env or self.env
+        first = self._acquire(label, "holder-0", command, env)
         first.wait_exit(30)
         holder, spawned, queue, samples = "holder-0", 0, collections.deque(), []
 
         def enqueue():
             nonlocal spawned
             spawned += 1
-            waiter = self._acquire(label, f"waiter-{spawned}")
+            waiter = self._acquire(label, f"waiter-{spawned}", command, env)
             waiter.wait_line("waiting for the startup lease", 30, stream="err")
             queue.append(waiter)
 
         while len(queue) < queued:
             enqueue()
         for _ in range(handoffs):
-            release = run_timed(self.smctl("release-lease", "--label", label, "--service-id", holder), self.env)
+            release = run_timed(command("release-lease", "--label", label, "--service-id", holder), env)
             released = time.perf_counter()
             if release.status != 0:
                 raise RuntimeError(f"release-lease exited {release.status}")
@@ -465,7 +467,7 @@ class Bench:
             holder = head.name
             if spawned < handoffs:
                 enqueue()  # keep the queue `queued` deep (outside the measured span)
-        run_timed(self.smctl("release-lease", "--label", label, "--service-id", holder), self.env)
+        run_timed(command("release-lease", "--label", label, "--service-id", holder), env)
         for waiter in queue:
             waiter.stop()
         return samples
@@ -694,6 +696,60 @@ class Bench:
             fields = f.read().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime + stime
 
+    # 6. DynamoDB -----------------------------------------------------------------------------------
+    def dynamodb(self, runs=10, handoffs=20, queued=5):
+        """`--backend dynamodb` against moto on loopback: discovery beside what a script runs today
+        (`aws dynamodb query` through jq), and the hand-off, which polls (`--poll-interval` 1 s)."""
+        moto = Moto(self.workdir)
+        try:
+            env = dict(self.env, SERVICE_MONITOR_BACKEND="dynamodb", AWS_REGION="us-east-1", AWS_DEFAULT_REGION="us-east-1",
+                       AWS_ENDPOINT_URL_DYNAMODB=moto.endpoint, AWS_ENDPOINT_URL=moto.endpoint,
+                       AWS_ACCESS_KEY_ID="AKIDBENCH", AWS_SECRET_ACCESS_KEY="bench", AWS_EC2_METADATA_DISABLED="true",
+                       AWS_SHARED_CREDENTIALS_FILE="/nonexistent/credentials", AWS_CONFIG_FILE="/nonexistent/config")
+            command = lambda *args: [self.sm, *args]
+            created = run_timed(command("create-table"), env)
+            if created.status != 0:
+                raise RuntimeError(f"create-table exited {created.status}")
+            for size in (50, 1_000):
+                label = f"dynamodb{size}"
+                moto.put_instances("service-monitor", f"{PREFIX}/{label}", size)
+                hosts = command("hosts", "--label", label)
+                values = json.dumps({":pk": {"S": f"{PREFIX}/{label}"}, ":i": {"S": "instance#"}})
+                query = ["sh", "-c", "aws dynamodb query --table-name service-monitor --consistent-read "
+                         "--key-condition-expression 'pk = :pk AND begins_with(sk, :i)' "
+                         f"--expression-attribute-values '{values}' --output json "
+                         "| jq -r '.Items[].record.S | fromjson | select(.state==\"up\").host' | paste -sd,"]
+                for _ in range(2):
+                    run_timed(hosts, env), run_timed(query, env)
+                ours, theirs, ratios = [], [], []
+                for index in range(runs):
+                    pair = (hosts, query) if index % 2 == 0 else (query, hosts)
+                    results = {id(argv): run_timed(argv, env) for argv in pair}
+                    a, b = results[id(hosts)], results[id(query)]
+                    if a.status != 0 or b.status != 0 or sorted(a.stdout.strip().split(",")) != sorted(b.stdout.strip().split(",")) \
+                            or len(a.stdout.strip().split(",")) != size:
+                        raise RuntimeError(f"hosts (status {a.status}) and the aws query (status {b.status}) disagree at {size}")
+                    ours.append(a.wall), theirs.append(b.wall), ratios.append(a.wall / b.wall)
+                ratio = statistics.median(ratios)
+                self.row("6. DynamoDB", f"`hosts --backend dynamodb`, {size} instances on moto (median of {runs})",
+                         ms(statistics.median(ours)), f"{ms(statistics.median(theirs))} (aws dynamodb query \\| jq \\| paste)",
+                         f"ratio {ratio:.2f} ≤ 1.0", ratio <= 1.0)
+                self.details.append(
+                    f"**DynamoDB discovery, {size} instances** (moto on loopback), {runs} alternating pairs: hosts median "
+                    f"{ms(statistics.median(ours))} (min {ms(min(ours))}, max {ms(max(ours))}); aws dynamodb query | jq median "
+                    f"{ms(statistics.median(theirs))}; median of per-pair ratios {ratio:.2f}."
+                )
+            samples = self._handoff_service_monitor(handoffs, queued, command, env, label="dynamodb-handoff")
+            p50 = percentile(samples, 0.5)
+            self.row("6. DynamoDB", f"hand-off on moto, {queued} queued, {handoffs} hand-offs, --poll-interval 1s: p50 / p99",
+                     f"{ms(p50)} / {ms(percentile(samples, 0.99))}", "–", "p50 ≤ 1000 ms (one poll)", p50 <= 1.0)
+            self.details.append(
+                f"**DynamoDB hand-off**: {len(samples)} hand-offs, p50 {ms(p50)}, p90 {ms(percentile(samples, 0.9))}, "
+                f"p99 {ms(percentile(samples, 0.99))}, max {ms(max(samples))}: a waiter learns of the release at its next poll."
+            )
+        finally:
+            moto.stop()
+
     # 5. Scale --------------------------------------------------------------------------------------
     def scale(self, instances=1000, writers=20, waiters=200):
         label = "scale"
@@ -771,6 +827,55 @@ class Bench:
 
 # --- facts and report ------------------------------------------------------------------------------
 
+class Moto:
+    """moto in server mode on a free loopback port: DynamoDB for `--backend dynamodb`."""
+
+    def __init__(self, workdir):
+        self.port = free_ports(1)[0]
+        self.endpoint = f"http://127.0.0.1:{self.port}"
+        self.log = open(os.path.join(workdir, "moto.log"), "w")
+        self.process = subprocess.Popen(["moto_server", "-H", "127.0.0.1", "-p", str(self.port)],
+                                        stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 60
+        while True:  # ready once it answers HTTP
+            try:
+                connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
+                connection.request("GET", "/moto-api/data.json")
+                if connection.getresponse().status == 200:
+                    break
+            except OSError:
+                pass
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("moto_server did not start")
+            time.sleep(0.1)
+
+    def put_instances(self, table, partition, count):
+        """`count` up records in the documented item layout (docs/dynamodb.md), written straight
+        into the table, 25 to a batch."""
+        import boto3  # moto's own dependency
+        client = boto3.client("dynamodb", endpoint_url=self.endpoint, region_name="us-east-1",
+                              aws_access_key_id="AKIDBENCH", aws_secret_access_key="bench")
+        expires = str(int(time.time()) + 36_000)
+        items = []
+        for i in range(count):
+            service_id = f"{partition.rsplit('/', 1)[-1]}-{i}"
+            host = f"127.{(i >> 16) & 255}.{(i >> 8) & 255}.{(i & 255)}"
+            items.append({"PutRequest": {"Item": {
+                "pk": {"S": partition}, "sk": {"S": f"instance#{service_id}"},
+                "record": {"S": instance_record(service_id, host)}, "owner": {"S": "bench"},
+                "order": {"N": str(i)}, "expires": {"N": expires}}}})
+        for start in range(0, len(items), 25):
+            client.batch_write_item(RequestItems={table: items[start:start + 25]})
+
+    def stop(self):
+        self.process.terminate()
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+        self.log.close()
+
+
 def command_output(argv):
     try:
         return subprocess.run(argv, capture_output=True, text=True, timeout=60).stdout.strip()
@@ -839,7 +944,7 @@ def main():
         bench = Bench(options.service_monitor, options.stand_in, etcd, workdir)
         for name, run in (("discovery", bench.discovery), ("handoff", bench.handoff),
                           ("detection", bench.failure_detection), ("footprint", lambda: bench.footprint(footprint_seconds)),
-                          ("scale", bench.scale)):
+                          ("scale", bench.scale), ("dynamodb", bench.dynamodb)):
             if selected(name):
                 log(f"{name} …")
                 step = time.monotonic()
