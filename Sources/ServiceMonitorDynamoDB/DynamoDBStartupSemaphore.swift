@@ -215,6 +215,8 @@ public struct DynamoDBStartupTicket: StartupTicket {
                     )
                 }
                 if !renewed {
+                    // Promoted: the transaction deleted the item on purpose, so nothing is left to
+                    // renew; wait for the cancellation that ends every keep-alive.
                     if state.promoting.withLock({ $0 }) { try await Task.sleep(for: .seconds(1_000_000_000)) }
                     throw DynamoDBBackendError(code: .queueEntryLost)
                 }
