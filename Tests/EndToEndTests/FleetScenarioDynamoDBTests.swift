@@ -9,9 +9,11 @@ import TestSupport
 struct FleetScenarioDynamoDBTests {
     @Test func threeInstancesStartOneAtATimeDiscoverEachOtherAndLeave() async throws {
         try await MotoServer.with { moto in
+            // moto takes any secret; this one is looked for in the journal afterwards.
+            let secret = "fleet-secret-" + UUID().uuidString
             let backend = [
                 "SERVICE_MONITOR_BACKEND": "dynamodb", "AWS_REGION": "us-east-1", "AWS_ENDPOINT_URL_DYNAMODB": moto.endpoint,
-                "AWS_ACCESS_KEY_ID": "AKIDFLEET", "AWS_SECRET_ACCESS_KEY": "moto-accepts-any",
+                "AWS_ACCESS_KEY_ID": "AKIDFLEET", "AWS_SECRET_ACCESS_KEY": secret,
                 // Nothing of the test host's own AWS set-up.
                 "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent/credentials", "AWS_CONFIG_FILE": "/nonexistent/config",
                 "AWS_EC2_METADATA_DISABLED": "true",
@@ -21,7 +23,13 @@ struct FleetScenarioDynamoDBTests {
             try await tearingDown(fleet.tearDown) {
                 let created = try await fleet.serviceMonitor(["create-table"])
                 try #require(created.status == 0, "\(created)")
+                let cursor = try await Journal.cursor()
                 try await scenario(fleet)
+                // Nothing the units or their service-monitor processes logged shows the secret.
+                let start = try Journal.realtime(ofCursor: cursor)
+                let journal = try await Command.run("journalctl", ["--no-pager", "-o", "json", "--all", "--since", "@\(start / 1_000_000)"])
+                #expect(journal.standardOutput.contains("elasticsearch-1"), "the journal scan saw none of the fleet's entries")
+                #expect(!journal.standardOutput.contains(secret), "the AWS secret reached the journal")
             }
         }
     }
