@@ -9,6 +9,8 @@ public struct DynamoDBBackend: StoreBackend {
     public let semaphore: DynamoDBStartupSemaphore
     let store: DynamoDBStore
 
+    public var name: String { "DynamoDB" }
+
     /// `requestTimeout` bounds each request, retries included; `pollInterval` is how often
     /// `hosts --wait/--watch` and waiters read again.
     public init(client: DynamoDBClient, layout: TableLayout, requestTimeout: Duration, pollInterval: Duration = .seconds(1)) {

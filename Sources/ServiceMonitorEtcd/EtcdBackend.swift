@@ -10,6 +10,8 @@ public struct EtcdBackend: StoreBackend {
     let store: EtcdStateStore
     let layout: KeyLayout
 
+    public var name: String { "etcd" }
+
     public init(client: EtcdClient, layout: KeyLayout) {
         store = EtcdStateStore(client: client)
         self.layout = layout

@@ -153,6 +153,32 @@ struct DynamoDBEndToEndTests {
         }
     }
 
+    @Test func aWatchWhoseStoreGoesAwayKeepsCheckingAndSaysDynamoDB() async throws {
+        let moto = try await MotoServer.start()
+        let environment = Self.environment(moto)
+        #expect(try await Self.run(["create-table"], environment).status == 0)
+        let service = try await StandIn()
+        let label = uniqueLabel("dyngone")
+        let monitor = try MonitorProcess(
+            ["watch", "--label", label, "--service-id", "g-1", "--monitor-url", service.url, "--interval", "300ms", "--timeout", "200ms",
+             "--host-ip", "127.0.0.14", "--ttl", "3s", "--command-timeout", "1s", "--log-target", "console"],
+            environment: environment
+        )
+        #expect(try await Self.run(["hosts", "--label", label, "--wait", "20s", "--poll-interval", "200ms"], environment).status == 0, "\(monitor.log)")
+        await moto.stop()
+        // The renewal (every ttl/3) finds nobody: the log names the store, and the checks go on.
+        try await eventually("the outage logged; log: \(monitor.log)", timeout: .seconds(15)) {
+            monitor.log.contains("DynamoDB unreachable or registration lost; checks continue and registration is retried")
+        }
+        let served = try String(contentsOfFile: service.requestLog, encoding: .utf8).split(separator: "\n").count
+        try await eventually("checks while DynamoDB is gone", timeout: .seconds(10)) {
+            (try String(contentsOfFile: service.requestLog, encoding: .utf8)).split(separator: "\n").count >= served + 3
+        }
+        #expect(monitor.isRunning, "\(monitor.log)")
+        #expect(!monitor.log.contains("etcd"), "the log speaks of etcd: \(monitor.log)")
+        #expect(try await monitor.terminate() == 0, "\(monitor.log)")
+    }
+
     @Test func hostsWatchPrintsEveryChangeByPolling() async throws {
         try await MotoServer.with { moto in
             let environment = Self.environment(moto)

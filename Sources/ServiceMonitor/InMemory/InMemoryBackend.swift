@@ -15,6 +15,8 @@ public struct InMemoryBackend<C: Clock>: StoreBackend where C.Duration == Durati
     /// A killed waiter stops blocking the queue this long after its last renewal.
     public static var queueEntryTTL: Duration { .seconds(10) }
 
+    public var name: String { "the in-memory store" }
+
     public init(clock: C) {
         tables = InMemoryTables(clock: clock)
         registry = InMemoryInstanceRegistry(tables: tables)

@@ -42,7 +42,7 @@ public struct Monitor<Backend: StoreBackend>: Service {
     }
 
     public func run() async throws {
-        let status = MonitorStatus(host: configuration.host)
+        let status = MonitorStatus(host: configuration.host, storeName: backend.name)
         let (firstUp, reachedUp) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         // A store error retrying cannot cure (credentials, permissions, TLS) ends the group and
         // the process, with that error's exit status.
@@ -197,7 +197,7 @@ public struct Monitor<Backend: StoreBackend>: Service {
                 if lostSince == nil {
                     lostSince = since
                     logger.warning(
-                        "etcd unreachable or registration lost; checks continue and registration is retried",
+                        "\(backend.name) unreachable or registration lost; checks continue and registration is retried",
                         metadata: ["message_id": "\(MessageID.etcdLost)", "service_monitor.error": "\(error)"]
                     )
                 }
@@ -290,7 +290,7 @@ public struct Monitor<Backend: StoreBackend>: Service {
     private func logRegistered(_ registration: some InstanceRegistration, restoredAfter lostSince: TimeOfDay?) {
         if let lostSince {
             logger.notice(
-                "etcd reachable again; registered anew",
+                "\(backend.name) reachable again; registered anew",
                 metadata: ["message_id": "\(MessageID.etcdRestored)", "service_monitor.lost_since": "\(lostSince.timestamp)"]
             )
         }

@@ -36,9 +36,12 @@ final class MonitorStatus: Sendable {
     /// lost lease cancels the registration's tasks) is finished for good.
     private let changeSubscriber = Mutex<AsyncStream<Void>.Continuation?>(nil)
     let host: String
+    /// The store's name, as the backend gives it (`etcd unreachable since …`).
+    let storeName: String
 
-    init(host: String) {
+    init(host: String, storeName: String) {
         self.host = host
+        self.storeName = storeName
     }
 
     var snapshot: Snapshot { state.withLock { $0 } }
@@ -70,7 +73,7 @@ final class MonitorStatus: Sendable {
         switch snapshot.registration {
         case .pending: parts.append("registering \(host)")
         case .registered: parts.append("registered \(host)")
-        case .degraded(let since, let reason): parts.append("etcd unreachable since \(since), retrying (\(reason))")
+        case .degraded(let since, let reason): parts.append("\(storeName) unreachable since \(since), retrying (\(reason))")
         case .outOfSpace(let since): parts.append("degraded: etcd out of space (NOSPACE alarm) since \(since), record not updated, retrying")
         }
         if snapshot.health != .unknown { parts.append("since \(snapshot.healthSince)") }

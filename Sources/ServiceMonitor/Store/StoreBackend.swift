@@ -10,6 +10,8 @@ public protocol StoreBackend: Sendable {
 
     var registry: Registry { get }
     var semaphore: Semaphore { get }
+    /// What logs and `STATUS=` call this store when it cannot be reached: `etcd`, `DynamoDB`.
+    var name: String { get }
 
     /// Every label (or only `label`) with its instances and startup semaphore, read at once.
     func status(of label: Label?) async throws -> StatusReport
