@@ -113,16 +113,7 @@ public struct DynamoDBRegistration: InstanceRegistration {
             item[TableLayout.Attribute.owner] = .s(owner)
             item[TableLayout.expiryAttribute] = .number(expires)
             item[TableLayout.Attribute.order] = .number(order)
-            let created = try await unlessConditionFails {
-                try await store.client.putItem(
-                    PutItem(
-                        tableName: store.table, item: item, conditionExpression: "attribute_not_exists(#order) OR #expires <= :now",
-                        expressionAttributeNames: ["#order": TableLayout.Attribute.order, "#expires": TableLayout.expiryAttribute],
-                        expressionAttributeValues: [":now": .number(DynamoDBStore.nowSeconds)]
-                    ),
-                    deadline: store.deadline()
-                )
-            }
+            let created = try await store.putUnlessLive(item)
             if created { return state.lease.withLock { $0.published = true } }
             // Another process created it meanwhile: replace that one.
         }
@@ -144,17 +135,10 @@ public struct DynamoDBRegistration: InstanceRegistration {
                     break
                 }
                 do {
-                    let renewed = try await unlessConditionFails {
-                        try await store.client.updateItem(
-                            UpdateItem(
-                                tableName: store.table, key: key, updateExpression: "SET #expires = :expires",
-                                conditionExpression: "#owner = :owner AND #expires > :now",
-                                expressionAttributeNames: ["#owner": TableLayout.Attribute.owner, "#expires": TableLayout.expiryAttribute],
-                                expressionAttributeValues: [":expires": .number(expires), ":owner": .s(owner), ":now": .number(DynamoDBStore.nowSeconds)]
-                            ),
-                            deadline: store.deadline(atMost: ContinuousClock.now + .seconds(current - DynamoDBStore.nowSeconds))
-                        )
-                    }
+                    let renewed = try await store.renewExpiry(
+                        of: key, owner: owner, to: expires,
+                        deadline: store.deadline(atMost: ContinuousClock.now + .seconds(current - DynamoDBStore.nowSeconds))
+                    )
                     guard renewed else { throw DynamoDBBackendError(code: .registrationLost) }
                     state.lease.withLock { $0.expires = expires }
                     break
@@ -168,14 +152,6 @@ public struct DynamoDBRegistration: InstanceRegistration {
     /// Deletes the record if it is still this owner's.
     public func end() async throws {
         state.lease.withLock { $0.expires = 0 }
-        _ = try await unlessConditionFails {
-            try await store.client.deleteItem(
-                DeleteItem(
-                    tableName: store.table, key: key, conditionExpression: "#owner = :owner",
-                    expressionAttributeNames: ["#owner": TableLayout.Attribute.owner], expressionAttributeValues: [":owner": .s(owner)]
-                ),
-                deadline: store.deadline()
-            )
-        }
+        _ = try await store.delete(key, ifOwnedBy: owner)
     }
 }

@@ -177,16 +177,7 @@ public struct DynamoDBStartupTicket: StartupTicket {
             item[TableLayout.expiryAttribute] = .number(expires)
             item[TableLayout.Attribute.entry] = .s(entry)
             item[TableLayout.Attribute.order] = .number(ticket)
-            let created = try await unlessConditionFails {
-                try await store.client.putItem(
-                    PutItem(
-                        tableName: store.table, item: item, conditionExpression: "attribute_not_exists(#order) OR #expires <= :now",
-                        expressionAttributeNames: ["#order": TableLayout.Attribute.order, "#expires": TableLayout.expiryAttribute],
-                        expressionAttributeValues: [":now": .number(DynamoDBStore.nowSeconds)]
-                    ),
-                    deadline: store.deadline()
-                )
-            }
+            let created = try await store.putUnlessLive(item)
             if created { return }
         }
         throw DynamoDBBackendError(code: .queueEntryLost)
@@ -201,19 +192,9 @@ public struct DynamoDBStartupTicket: StartupTicket {
         while true {
             try await Task.sleep(for: ttl / 3)
             do {
-                let renewed = try await unlessConditionFails {
-                    try await store.client.updateItem(
-                        UpdateItem(
-                            tableName: store.table, key: queueKey, updateExpression: "SET #expires = :expires",
-                            conditionExpression: "#owner = :owner AND #expires > :now",
-                            expressionAttributeNames: ["#owner": TableLayout.Attribute.owner, "#expires": TableLayout.expiryAttribute],
-                            expressionAttributeValues: [
-                                ":expires": .number(DynamoDBStore.expiry(after: ttl)), ":owner": .s(owner), ":now": .number(DynamoDBStore.nowSeconds),
-                            ]
-                        ),
-                        deadline: store.deadline()
-                    )
-                }
+                let renewed = try await store.renewExpiry(
+                    of: queueKey, owner: owner, to: DynamoDBStore.expiry(after: ttl), deadline: store.deadline()
+                )
                 if !renewed {
                     // Promoted: the transaction deleted the item on purpose, so nothing is left to
                     // renew; wait for the cancellation that ends every keep-alive.
@@ -229,15 +210,7 @@ public struct DynamoDBStartupTicket: StartupTicket {
     }
 
     public func leave() async throws {
-        _ = try await unlessConditionFails {
-            try await store.client.deleteItem(
-                DeleteItem(
-                    tableName: store.table, key: queueKey, conditionExpression: "#owner = :owner",
-                    expressionAttributeNames: ["#owner": TableLayout.Attribute.owner], expressionAttributeValues: [":owner": .s(owner)]
-                ),
-                deadline: store.deadline()
-            )
-        }
+        _ = try await store.delete(queueKey, ifOwnedBy: owner)
     }
 
     /// Reads, removes expired holders, and either promotes this waiter or sleeps one poll
@@ -323,10 +296,7 @@ public struct DynamoDBStartupTicket: StartupTicket {
                             tableName: store.table, item: holder, conditionExpression: "attribute_not_exists(#sk)",
                             expressionAttributeNames: ["#sk": TableLayout.sortKey]
                         )),
-                        .delete(DeleteItem(
-                            tableName: store.table, key: queueKey, conditionExpression: "#owner = :owner",
-                            expressionAttributeNames: ["#owner": TableLayout.Attribute.owner], expressionAttributeValues: [":owner": .s(owner)]
-                        )),
+                        .delete(store.deletion(of: queueKey, ifOwnedBy: owner)),
                     ],
                     // A retry of the same request is applied once.
                     clientRequestToken: DynamoDBStore.newToken()

@@ -110,6 +110,55 @@ struct DynamoDBStore: Sendable {
         )
     }
 
+    // MARK: Items with an owner and an expiry (records, queue entries)
+
+    /// Writes `item` unless a live item (one whose expiry has not passed) has its key; whether it
+    /// wrote.
+    func putUnlessLive(_ item: Item) async throws -> Bool {
+        try await unlessConditionFails {
+            try await client.putItem(
+                PutItem(
+                    tableName: table, item: item, conditionExpression: "attribute_not_exists(#order) OR #expires <= :now",
+                    expressionAttributeNames: ["#order": TableLayout.Attribute.order, "#expires": TableLayout.expiryAttribute],
+                    expressionAttributeValues: [":now": .number(Self.nowSeconds)]
+                ),
+                deadline: deadline()
+            )
+        }
+    }
+
+    /// Moves the expiry of the item at `key` to `expires` if it is still `owner`'s and alive;
+    /// whether it did.
+    func renewExpiry(of key: Item, owner: String, to expires: Int64, deadline: ContinuousClock.Instant) async throws -> Bool {
+        try await unlessConditionFails {
+            try await client.updateItem(
+                UpdateItem(
+                    tableName: table, key: key, updateExpression: "SET #expires = :expires",
+                    conditionExpression: "#owner = :owner AND #expires > :now",
+                    expressionAttributeNames: ["#owner": TableLayout.Attribute.owner, "#expires": TableLayout.expiryAttribute],
+                    expressionAttributeValues: [":expires": .number(expires), ":owner": .s(owner), ":now": .number(Self.nowSeconds)]
+                ),
+                deadline: deadline
+            )
+        }
+    }
+
+    /// The deletion of the item at `key` only while it is `owner`'s: alone, or one item of a
+    /// transaction.
+    func deletion(of key: Item, ifOwnedBy owner: String) -> DeleteItem {
+        DeleteItem(
+            tableName: table, key: key, conditionExpression: "#owner = :owner",
+            expressionAttributeNames: ["#owner": TableLayout.Attribute.owner], expressionAttributeValues: [":owner": .s(owner)]
+        )
+    }
+
+    /// Deletes the item at `key` if it is still `owner`'s; whether it did.
+    func delete(_ key: Item, ifOwnedBy owner: String) async throws -> Bool {
+        try await unlessConditionFails {
+            try await client.deleteItem(deletion(of: key, ifOwnedBy: owner), deadline: deadline())
+        }
+    }
+
     /// One item, read consistently; `nil` when absent.
     func item(at key: Item) async throws -> Item? {
         try await client.getItem(GetItem(tableName: table, key: key, consistentRead: true), deadline: deadline()).item
