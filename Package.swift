@@ -247,11 +247,8 @@ let package = Package(
             name: "EndToEndTests",
             dependencies: [
                 "TestSupport", "Etcd", "service-monitor", "stand-in-service",
-                // The IAM set-up of the SigV4 test in moto's IAM mode: the client's signer over HTTP.
-                "DynamoDB",
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
+                // The IAM set-up of the SigV4 test in moto's IAM mode.
+                "DynamoDBTestSupport", "DynamoDB",
             ],
             swiftSettings: sharedSwiftSettings
         ),
@@ -310,11 +307,26 @@ let package = Package(
         ),
         // The DynamoDB client: the SigV4 test-suite vectors, the credential sources against
         // loopback HTTP servers, and every operation against moto in server mode.
+        // A user and key in moto's IAM mode, signed with the client's own SigV4: for the DynamoDB
+        // client's tests and the command line's.
+        .target(
+            name: "DynamoDBTestSupport",
+            dependencies: [
+                "TestSupport",
+                "DynamoDB",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            path: "Tests/DynamoDBTestSupport",
+            swiftSettings: sharedSwiftSettings
+        ),
         .testTarget(
             name: "DynamoDBTests",
             dependencies: [
                 "DynamoDB",
                 "TestSupport",
+                "DynamoDBTestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -106,8 +106,8 @@ public struct SigV4Signer: Sendable {
     }
 
     /// RFC 3986 percent-encoding: everything but `A-Z a-z 0-9 - . _ ~`, as uppercase `%XX` of
-    /// the UTF-8 bytes.
-    static func percentEncoded(_ text: String) -> String {
+    /// the UTF-8 bytes (SigV4's URI encoding; also how a signed form body is written).
+    public static func percentEncoded(_ text: String) -> String {
         var result = ""
         for byte in text.utf8 {
             switch byte {

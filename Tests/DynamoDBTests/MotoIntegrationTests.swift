@@ -1,8 +1,6 @@
-import AsyncHTTPClient
 @testable import DynamoDB
+import DynamoDBTestSupport
 import Foundation
-import NIOCore
-import NIOHTTP1
 import Testing
 import TestSupport
 
@@ -196,40 +194,13 @@ struct MotoIntegrationTests {
 
     // MARK: - SigV4 against moto's IAM mode
 
-    /// One IAM Query API call (signed: moto routes by the credential scope's service).
-    static func iam(_ moto: MotoServer, _ parameters: [(String, String)]) async throws -> String {
-        let body = Array((parameters + [("Version", "2010-05-08")]).map { "\($0.0)=\(SigV4Signer.percentEncoded($0.1))" }.joined(separator: "&").utf8)
-        let host = "127.0.0.1:\(moto.port)"
-        let signed = SigV4Signer(credentials: AWSCredentials(accessKeyID: "AKIDBOOTSTRAP", secretAccessKey: "bootstrap"), region: "us-east-1", service: "iam")
-            .sign(method: "POST", headers: [("Host", host), ("Content-Type", "application/x-www-form-urlencoded")], body: body, at: Date())
-        var request = HTTPClientRequest(url: moto.endpoint + "/")
-        request.method = .POST
-        request.headers.add(name: "Host", value: host)
-        request.headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
-        for header in signed.headers { request.headers.add(name: header.name, value: header.value) }
-        request.body = .bytes(body)
-        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
-        let text = String(buffer: try await response.body.collect(upTo: 1 << 20))
-        guard response.status == .ok else { throw CommandError(description: "IAM \(parameters.first?.1 ?? ""): \(response.status) \(text)") }
-        return text
-    }
-
-    static func element(_ name: String, in xml: String) throws -> String {
-        let open = try #require(xml.range(of: "<\(name)>"), "no <\(name)> in \(xml)")
-        let close = try #require(xml.range(of: "</\(name)>", range: open.upperBound..<xml.endIndex))
-        return String(xml[open.upperBound..<close.lowerBound])
-    }
 
     @Test
     func signaturesAreCheckedInIAMMode() async throws {
         // The first three calls (the IAM set-up) need no authentication; every later one does.
         try await MotoServer.with(environment: ["INITIAL_NO_AUTH_ACTION_COUNT": "3"]) { moto in
-            _ = try await Self.iam(moto, [("Action", "CreateUser"), ("UserName", "service-monitor")])
-            let key = try await Self.iam(moto, [("Action", "CreateAccessKey"), ("UserName", "service-monitor")])
-            let policy = #"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"dynamodb:*","Resource":"*"}]}"#
-            _ = try await Self.iam(moto, [("Action", "PutUserPolicy"), ("UserName", "service-monitor"), ("PolicyName", "dynamodb"), ("PolicyDocument", policy)])
-            let accessKeyID = try Self.element("AccessKeyId", in: key)
-            let secret = try Self.element("SecretAccessKey", in: key)
+            let user = try await moto.createIAMUser()
+            let accessKeyID = user.accessKeyID, secret = user.secretAccessKey
 
             let right = try Self.client(moto, credentials: StaticCredentialsProvider(AWSCredentials(accessKeyID: accessKeyID, secretAccessKey: secret)))
             try await Self.createTable(right)
