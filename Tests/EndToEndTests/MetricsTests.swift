@@ -73,11 +73,7 @@ struct MetricsTests {
                 "--monitor-url", service.url, "--interval", "200ms", "--timeout", "150ms", "--ttl", "2s",
                 "--host-ip", "127.0.0.36", "--log-target", "console", "--metrics-address", "127.0.0.1:\(port)",
             ])
-            func value(_ metric: String) async throws -> Double? {
-                let body = try await HTTPFetch.get(port: port, path: "/metrics").body
-                let line = body.split(separator: "\n").first { $0.hasPrefix(metric + "{") }
-                return line.flatMap { $0.split(separator: " ").last }.flatMap { Double($0) }
-            }
+            func value(_ metric: String) async throws -> Double? { try await Self.scraped(metric, port: port) }
             try await eventually("registered and up; log: \(monitor.log)") {
                 let up = try? await value("service_monitor_up")
                 let storeUp = try? await value("service_monitor_store_up")
@@ -175,9 +171,7 @@ struct MetricsTests {
             ])
             let pid = monitor.process.processIdentifier
             func checksRun() async throws -> Double {
-                let body = try await HTTPFetch.get(port: port, path: "/metrics").body
-                let line = body.split(separator: "\n").first { $0.hasPrefix("service_monitor_check_duration_seconds_count") }
-                return line.flatMap { $0.split(separator: " ").last }.flatMap { Double($0) } ?? 0
+                try await Self.scraped("service_monitor_check_duration_seconds_count", port: port) ?? 0
             }
             func wrk(seconds: Int) async throws -> String {
                 let result = try await Command.run(
@@ -232,11 +226,7 @@ struct MetricsTests {
                 "--monitor-url", service.url, "--interval", "200ms", "--timeout", "150ms", "--host-ip", "127.0.0.35",
                 "--log-target", "console", "--metrics-address", "127.0.0.1:\(port)", "--", "/bin/sleep", "60",
             ])
-            func value(_ metric: String) async throws -> Double? {
-                let body = try await HTTPFetch.get(port: port, path: "/metrics").body
-                let line = body.split(separator: "\n").first { $0.hasPrefix(metric + "{") }
-                return line.flatMap { $0.split(separator: " ").last }.flatMap { Double($0) }
-            }
+            func value(_ metric: String) async throws -> Double? { try await Self.scraped(metric, port: port) }
             try await eventually("the lease held while down; log: \(monitor.log)") {
                 let held = try? await value("service_monitor_startup_lease_held")
                 let success = try? await value("service_monitor_check_success")
@@ -273,6 +263,13 @@ struct MetricsTests {
         #expect(config.status == 0, "docs/metrics.md scrape configuration: \(config)")
         let rules = try await Command.run("promtool", ["check", "rules", directory + "/rules.yml"])
         #expect(rules.status == 0 && rules.standardOutput.contains("SUCCESS: 2 rules found"), "docs/metrics.md rules: \(rules)")
+    }
+
+    /// The value of the first series of `metric` in one scrape of the endpoint; `nil` if it has none.
+    private static func scraped(_ metric: String, port: Int) async throws -> Double? {
+        let body = try await HTTPFetch.get(port: port, path: "/metrics").body
+        let line = body.split(separator: "\n").first { $0.hasPrefix(metric + "{") }
+        return line.flatMap { $0.split(separator: " ").last }.flatMap { Double($0) }
     }
 
     private func residentKiB(_ pid: pid_t) throws -> Int {
