@@ -359,6 +359,8 @@ let package = Package(
             dependencies: [
                 "Etcd",
                 "TestSupport",
+                // The generated messages encode what RangeResponseDeserializerTests decode.
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],

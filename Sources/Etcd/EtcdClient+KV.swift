@@ -1,3 +1,6 @@
+import GRPCCore
+import GRPCProtobuf
+
 extension EtcdClient {
     /// Reads one key; `nil` when it does not exist.
     public func get(
@@ -14,7 +17,14 @@ extension EtcdClient {
     ) async throws(EtcdError) -> RangeResponse {
         let request = Etcdserverpb_RangeRequest(range, options: options)
         return try await self.withFailover("range", kind: .read) { connection, metadata, callOptions in
-            RangeResponse(try await connection.kv.range(request, metadata: metadata, options: callOptions))
+            // Read off the wire by RangeResponseDeserializer, not through the generated message.
+            try await connection.channel.grpcClient.unary(
+                request: ClientRequest(message: request, metadata: metadata),
+                descriptor: Etcdserverpb_KV.Method.Range.descriptor,
+                serializer: ProtobufSerializer<Etcdserverpb_RangeRequest>(),
+                deserializer: RangeResponseDeserializer(),
+                options: callOptions
+            ) { response in try response.message }
         }
     }
 

@@ -38,7 +38,12 @@ extension ServiceMonitorCommand {
         // Every command but `watch` and `run` is one etcd connection: one event-loop thread serves
         // it, and starting one per core cost a one-shot `hosts` ~9% of its wall time.
         // (Those two also run the health checks on the singleton group; they keep one per core.)
-        if !(command is WatchCommand || command is RunCommand) { NIOSingletons.groupLoopCountSuggestion = 1 }
+        if command is WatchCommand || command is RunCommand {
+            // What stays mapped for as long as they run: not the relocations applied before main.
+            LoadedImage.releaseRelocationTable()
+        } else {
+            NIOSingletons.groupLoopCountSuggestion = 1
+        }
         do {
             if var asyncCommand = command as? any AsyncParsableCommand {
                 try await asyncCommand.run()

@@ -129,4 +129,28 @@ struct JSONReaderTests {
         let repeated = #"{"service_id":"es-1","host":"first","state":"up","since":"s","detail":"d","info":{},"host":"second"}"#
         #expect(try InstanceRecord.decode(Array(repeated.utf8)).host == "first")
     }
+    /// Keys are compared as bytes unless escaped, and members a record does not read are still
+    /// judged whole: the fast path accepts exactly what the reader does.
+    @Test func readsRecordMembersAsTheReaderDoes() throws {
+        let escapedKeys = #"{ "service_\u0069d" : "es-1", "ho\u0073t":"h\"1", "state":"up","since":"s","detail":"d","info":{"a":{"b":[]}}, "new":{"x":[1,{"y":null}]} }"#
+        let decoded = try InstanceRecord.decode(Array(escapedKeys.utf8))
+        #expect(decoded.serviceID == "es-1" && decoded.host == #"h"1"#)
+        #expect(decoded.info.fields == ["a": .object(["b": .array([])])])
+        let valid = #"{"service_id":"es-1","host":"h","state":"up","since":"s","detail":"d","info":{}"#
+        for broken in [
+            valid + #","new":[1,}"#,  // a member the record does not read, which is not JSON
+            valid + #","new":01}"#,
+            valid + #","new":"tab\#there"}"#,
+            valid + #","new":"\x"}"#,
+            valid + #","":1,}"#,
+            valid + #""new":1}"#,
+            valid,  // no closing brace
+        ] {
+            #expect(throws: (any Error).self, "\(broken)") { try InstanceRecord.decode(Array(broken.utf8)) }
+        }
+        // A key that is not UTF-8 (a lone continuation byte) is refused even though unread.
+        let notUTF8 = Array((valid + #","k"#).utf8) + [0xBF] + Array(#"":1}"#.utf8)
+        #expect(throws: (any Error).self) { try InstanceRecord.decode(notUTF8) }
+        #expect(try InstanceRecord.decode(Array((valid + #","new":1}"#).utf8)) == InstanceRecord.decode(Array((valid + "}").utf8)))
+    }
 }

@@ -3,10 +3,13 @@
 #ifndef C_POSIX_H
 #define C_POSIX_H
 
+#include <elf.h>
 #include <errno.h>
 #include <signal.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/auxv.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -80,6 +83,14 @@ static inline int CPosix_reset_signals(void) {
     sigemptyset(&none);
     int result = sigprocmask(SIG_SETMASK, &none, NULL);
     return result < 0 ? -errno : result;
+}
+
+static inline unsigned long CPosix_getauxval(unsigned long type) {
+    return getauxval(type);
+}
+
+static inline int CPosix_madvise_dontneed(void *start, size_t length) {
+    return madvise(start, length, MADV_DONTNEED) < 0 ? -errno : 0;
 }
 
 #endif

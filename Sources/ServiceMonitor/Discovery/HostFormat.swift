@@ -37,7 +37,8 @@ public struct HostFormat: Sendable {
         if layout == .json {
             return ((try? JSONCoding.encodeString(instances)) ?? "[]") + "\n"
         }
-        var seen = Set<String>(), entries: [String] = []
+        var seen = Set<String>(minimumCapacity: instances.count), entries: [String] = []
+        entries.reserveCapacity(instances.count)
         for instance in instances {
             let entry = try template.render(instance)
             if seen.insert(entry).inserted { entries.append(entry) }
@@ -84,27 +85,31 @@ struct HostTemplate: Sendable {
     }
 
     func render(_ instance: InstanceRecord) throws(BadInput) -> String {
+        // One part (`{host}`, the default): its text as it is, without building a copy.
+        if parts.count == 1 { return try text(of: parts[0], for: instance) }
         var output = ""
-        for part in parts {
-            switch part {
-            case .literal(let literal):
-                output += literal
-            case .key("host"):
-                output += instance.host
-            case .key("host_port"):
-                output += HostAddress.beforePort(instance.host)
-            case .key("service_id"):
-                output += instance.serviceID
-            case .key(let name):
-                guard let value = instance.info.fields[name] else {
-                    throw BadInput(
-                        option: "--template",
-                        message: "\(text.quotedForError): unknown key {\(name)} (not host, host_port, service_id, nor in the service-info of \(instance.serviceID))"
-                    )
-                }
-                output += value.templateText
-            }
-        }
+        for part in parts { output += try text(of: part, for: instance) }
         return output
+    }
+
+    private func text(of part: Part, for instance: InstanceRecord) throws(BadInput) -> String {
+        switch part {
+        case .literal(let literal):
+            return literal
+        case .key("host"):
+            return instance.host
+        case .key("host_port"):
+            return HostAddress.beforePort(instance.host)
+        case .key("service_id"):
+            return instance.serviceID
+        case .key(let name):
+            guard let value = instance.info.fields[name] else {
+                throw BadInput(
+                    option: "--template",
+                    message: "\(text.quotedForError): unknown key {\(name)} (not host, host_port, service_id, nor in the service-info of \(instance.serviceID))"
+                )
+            }
+            return value.templateText
+        }
     }
 }

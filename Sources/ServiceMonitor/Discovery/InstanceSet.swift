@@ -19,7 +19,7 @@ public struct InstanceSet: Sendable {
     }
 
     /// Adds or replaces the instance stored under `key`.
-    public mutating func put(key: String, order: Int64, value: some Collection<UInt8>) {
+    public mutating func put(key: String, order: Int64, value: [UInt8]) {
         members[key] = Member(key: key, order: order, record: try? InstanceRecord.decode(value))
     }
 

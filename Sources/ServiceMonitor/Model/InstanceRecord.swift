@@ -37,37 +37,54 @@ public struct InstanceRecord: Sendable, Hashable, Encodable {
 
     /// Reads a record as `watch` wrote it (JSONReader); other keys are ignored, so a newer
     /// version may add fields.
-    public static func decode(_ bytes: some Collection<UInt8>) throws -> InstanceRecord {
+    public static func decode(_ bytes: [UInt8]) throws -> InstanceRecord {
+        try bytes.withUnsafeBufferPointer { buffer throws in try decode(buffer: buffer) }
+    }
+
+    private static func decode(buffer: UnsafeBufferPointer<UInt8>) throws -> InstanceRecord {
         // Member by member as the text has them, into the fields: neither the record's object
-        // nor a lookup per field (hashing the keys was a fifth of the cost of reading a record).
-        var serviceID: String?, host: String?, state: State?, since: String?, detail: String?, info: ServiceInfo?
-        // Of a repeated key the first counts, whatever its type, as JSONReader's objects keep it.
-        var seen: UInt8 = 0
-        func first(_ field: UInt8) -> Bool {
-            defer { seen |= field }
-            return seen & field == 0
-        }
-        let isObject = try JSONReader.forEachMember(of: bytes) { key, value in
-            switch key {
-            case "service_id": if first(1 << 0), case .string(let text) = value { serviceID = text }
-            case "host": if first(1 << 1), case .string(let text) = value { host = text }
-            case "state": if first(1 << 2), case .string(let text) = value { state = State(rawValue: text) }
-            case "since": if first(1 << 3), case .string(let text) = value { since = text }
-            case "detail": if first(1 << 4), case .string(let text) = value { detail = text }
-            case "info": if first(1 << 5), case .object(let object) = value { info = ServiceInfo(fields: object) }
-            default: break
+        // nor a String per key (building and hashing those was most of the cost of a record).
+        guard var members = try JSONReader.MemberReader(object: buffer) else { throw NotARecord(field: nil) }
+        var fields = Fields()
+        while let key = try members.nextKey() {
+            // Of a repeated key the first counts, whatever its type, as JSONReader's objects keep it.
+            if key.is("service_id"), fields.first(1 << 0) {
+                fields.serviceID = try members.string()
+            } else if key.is("host"), fields.first(1 << 1) {
+                fields.host = try members.string()
+            } else if key.is("state"), fields.first(1 << 2) {
+                fields.state = try members.string().flatMap(State.init(rawValue:))
+            } else if key.is("since"), fields.first(1 << 3) {
+                fields.since = try members.string()
+            } else if key.is("detail"), fields.first(1 << 4) {
+                fields.detail = try members.string()
+            } else if key.is("info"), fields.first(1 << 5) {
+                fields.info = try members.object().map(ServiceInfo.init(fields:))
+            } else {
+                try members.skip()
             }
         }
-        guard isObject else { throw NotARecord(field: nil) }
-        guard let serviceID else { throw NotARecord(field: CodingKeys.serviceID.rawValue) }
-        guard let host else { throw NotARecord(field: CodingKeys.host.rawValue) }
-        guard let state else { throw NotARecord(field: CodingKeys.state.rawValue) }
-        guard let since else { throw NotARecord(field: CodingKeys.since.rawValue) }
-        guard let detail else { throw NotARecord(field: CodingKeys.detail.rawValue) }
-        guard let info else { throw NotARecord(field: CodingKeys.info.rawValue) }
+        try members.finish()
+        guard let serviceID = fields.serviceID else { throw NotARecord(field: CodingKeys.serviceID.rawValue) }
+        guard let host = fields.host else { throw NotARecord(field: CodingKeys.host.rawValue) }
+        guard let state = fields.state else { throw NotARecord(field: CodingKeys.state.rawValue) }
+        guard let since = fields.since else { throw NotARecord(field: CodingKeys.since.rawValue) }
+        guard let detail = fields.detail else { throw NotARecord(field: CodingKeys.detail.rawValue) }
+        guard let info = fields.info else { throw NotARecord(field: CodingKeys.info.rawValue) }
         return InstanceRecord(serviceID: serviceID, host: host, state: state, since: since, detail: detail, info: info)
     }
 
+    /// What ``decode(_:)`` has read so far.
+    private struct Fields {
+        var serviceID: String?, host: String?, state: State?, since: String?, detail: String?, info: ServiceInfo?
+        private var seen: UInt8 = 0
+
+        /// Whether this is the first member for `field` (a bit), marking it seen.
+        mutating func first(_ field: UInt8) -> Bool {
+            defer { seen |= field }
+            return seen & field == 0
+        }
+    }
     /// A value that is JSON but not an instance record; `field` is the missing or mistyped one.
     struct NotARecord: Error {
         var field: String?

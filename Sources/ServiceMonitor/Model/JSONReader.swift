@@ -3,7 +3,8 @@
 /// Used for `--service-info` and for every record read back from etcd. Foundation's
 /// JSONDecoder cost ~63 000 instructions per instance record (a `hosts` of 10 000 instances
 /// spent two thirds of its CPU there) and accepts `{"a": 1,}`; this reads the same record in
-/// ~15 000 and rejects what RFC 8259 rejects:
+/// ~8 600 (``MemberReader``: only the values the record keeps are built) and rejects what
+/// RFC 8259 rejects:
 /// - anything but one value surrounded by optional space, tab, LF or CR;
 /// - a comma before `}` or `]` (reported as such, the likeliest hand-typed mistake);
 /// - numbers with leading zeros, `+`, a bare `.` or exponent, `NaN`/`Infinity`, or too large
@@ -35,34 +36,105 @@ enum JSONReader {
         return try copy.withUnsafeBufferPointer { buffer throws(SyntaxError) in try parse(buffer: buffer) }
     }
 
-    /// Reads a text that must be one object (else `nil`), handing each member to `body` in the
-    /// order written instead of building the object: an instance record read this way skips the
-    /// dictionary its six members would be hashed into. Repeated keys reach `body` each time.
-    static func forEachMember(
-        of bytes: some Collection<UInt8>, _ body: (String, JSONValue) -> Void
-    ) throws(SyntaxError) -> Bool {
-        let result: Result<Bool, SyntaxError>? = bytes.withContiguousStorageIfAvailable { buffer in
-            Result { () throws(SyntaxError) in try forEachMember(buffer: buffer, body) }
+    /// Reads a text that must be one object member by member, as its caller asks: an instance
+    /// record read this way builds neither the object nor a String per key, only the values it
+    /// takes. After each ``nextKey()`` exactly one of ``string()``, ``object()`` and ``skip()``
+    /// reads its value; ``finish()`` judges whatever was left unread, and the rest of the text.
+    struct MemberReader {
+        private var parser: Parser
+        private var started = false
+        private var ended = false
+
+        /// A reader of the object `bytes` hold; `nil` when they are JSON of another kind.
+        init?(object bytes: UnsafeBufferPointer<UInt8>) throws(SyntaxError) {
+            parser = Parser(bytes: bytes)
+            parser.skipWhitespace()
+            guard parser.current == UInt8(ascii: "{") else {
+                // Still the whole text judged: a value that is not an object is no syntax error.
+                _ = try JSONReader.parse(buffer: bytes)
+                return nil
+            }
         }
-        if let result { return try result.get() }
-        let copy = Array(bytes)
-        return try copy.withUnsafeBufferPointer { buffer throws(SyntaxError) in try forEachMember(buffer: buffer, body) }
+
+        /// Reads the members left and checks that nothing but space follows the object.
+        mutating func finish() throws(SyntaxError) {
+            while try nextKey() != nil { try skip() }
+            parser.skipWhitespace()
+            guard parser.position == parser.bytes.count else { throw parser.error("text after the value") }
+        }
+
+        /// The next member's key, leaving the reader at its value; `nil` after the last member.
+        mutating func nextKey() throws(SyntaxError) -> Key? {
+            guard !ended else { return nil }
+            if !started {
+                started = true
+                parser.position += 1  // {
+                parser.skipWhitespace()
+                if parser.current == UInt8(ascii: "}") {
+                    parser.position += 1
+                    ended = true
+                    return nil
+                }
+            } else {
+                parser.skipWhitespace()
+                switch parser.current {
+                case UInt8(ascii: ","):
+                    parser.position += 1
+                    parser.skipWhitespace()
+                    if parser.current == UInt8(ascii: "}") { throw parser.error(SyntaxError.trailingCommaReason) }
+                case UInt8(ascii: "}"):
+                    parser.position += 1
+                    ended = true
+                    return nil
+                default:
+                    throw parser.error("a ',' or '}' must follow an object member")
+                }
+            }
+            guard parser.current == UInt8(ascii: "\"") else { throw parser.error("an object key must be a string") }
+            let key = try parser.key()
+            parser.skipWhitespace()
+            guard parser.current == UInt8(ascii: ":") else { throw parser.error("a ':' must follow an object key") }
+            parser.position += 1
+            parser.skipWhitespace()
+            return key
+        }
+
+        /// The value if it is a string; any other value is judged, skipped and gives `nil`.
+        mutating func string() throws(SyntaxError) -> String? {
+            guard parser.current == UInt8(ascii: "\"") else {
+                try skip()
+                return nil
+            }
+            return try parser.string()
+        }
+
+        /// The value if it is an object; any other value is judged, skipped and gives `nil`.
+        mutating func object() throws(SyntaxError) -> [String: JSONValue]? {
+            guard parser.current == UInt8(ascii: "{"), case .object(let object) = try parser.object(depth: 2) else {
+                try skip()
+                return nil
+            }
+            return object
+        }
+
+        mutating func skip() throws(SyntaxError) {
+            _ = try parser.value(depth: 2)
+        }
     }
 
-    private static func forEachMember(
-        buffer: UnsafeBufferPointer<UInt8>, _ body: (String, JSONValue) -> Void
-    ) throws(SyntaxError) -> Bool {
-        var parser = Parser(bytes: buffer)
-        parser.skipWhitespace()
-        guard parser.current == UInt8(ascii: "{") else {
-            // Still the whole text judged: a value that is not an object is no syntax error.
-            _ = try parse(buffer: buffer)
-            return false
+    /// An object key as written: compared byte by byte, unless it has escapes.
+    struct Key {
+        fileprivate let bytes: UnsafeBufferPointer<UInt8>
+        /// The key decoded, for one written with escapes (`"ho\u0073t"` is `host`).
+        fileprivate let unescaped: String?
+
+        func `is`(_ name: StaticString) -> Bool {
+            if let unescaped { return unescaped == name.description }
+            guard bytes.count == name.utf8CodeUnitCount else { return false }
+            let expected = name.utf8Start
+            for index in bytes.indices where bytes[index] != expected[index] { return false }
+            return true
         }
-        try parser.members(depth: 1, body)
-        parser.skipWhitespace()
-        guard parser.position == buffer.count else { throw parser.error("text after the value") }
-        return true
     }
 
     private static func parse(buffer: UnsafeBufferPointer<UInt8>) throws(SyntaxError) -> JSONValue {
@@ -74,7 +146,7 @@ enum JSONReader {
         return value
     }
 
-    private struct Parser {
+    fileprivate struct Parser {
         let bytes: UnsafeBufferPointer<UInt8>
         var position = 0
 
@@ -190,21 +262,53 @@ enum JSONReader {
         }
 
         /// A string at `position` (its opening quote); leaves `position` after the closing one.
+        /// An object key at `position` (its opening quote), as its bytes when it has no escapes;
+        /// leaves `position` after the closing quote.
+        mutating func key() throws(SyntaxError) -> Key {
+            let start = position + 1
+            if let plain = try plainString() {
+                let raw = UnsafeBufferPointer(rebasing: bytes[start..<plain.end])
+                position = plain.end  // where a failure is reported, as for any string
+                if !plain.isASCII { _ = try validated(raw) }
+                position += 1
+                return Key(bytes: raw, unescaped: nil)
+            }
+            let text = try string()
+            return Key(bytes: UnsafeBufferPointer(rebasing: bytes[start..<start]), unescaped: text)
+        }
+
+        /// Where the string at `position` (its opening quote) closes and whether it is all
+        /// ASCII, if it has no escapes; `nil` at its first backslash (or its end, unclosed), for
+        /// ``string()`` to decode. One pass, so the text is not walked again to be judged.
+        func plainString() throws(SyntaxError) -> (end: Int, isASCII: Bool)? {
+            var index = position + 1, bits: UInt8 = 0
+            let count = bytes.count
+            while index < count {
+                let byte = bytes[index]
+                if byte == UInt8(ascii: "\"") { return (index, bits < 0x80) }
+                if byte == UInt8(ascii: "\\") { return nil }
+                if byte < 0x20 {
+                    var at = self
+                    at.position = index
+                    throw at.error("a control character in a string (escape it)")
+                }
+                bits |= byte
+                index += 1
+            }
+            return nil
+        }
+
         mutating func string() throws(SyntaxError) -> String {
+            // Fast path: no escapes, which is every string service-monitor writes itself.
+            if let plain = try plainString() {
+                let text = UnsafeBufferPointer(rebasing: bytes[(position + 1)..<plain.end])
+                position = plain.end
+                defer { position += 1 }
+                return plain.isASCII ? String(decoding: text, as: UTF8.self) : try validated(text)
+            }
             position += 1  // "
             let start = position
-            // Fast path: no escapes, which is every string service-monitor writes itself.
-            while position < bytes.count {
-                let byte = bytes[position]
-                if byte == UInt8(ascii: "\"") {
-                    let text = try validated(UnsafeBufferPointer(rebasing: bytes[start..<position]))
-                    position += 1
-                    return text
-                }
-                if byte == UInt8(ascii: "\\") { break }
-                if byte < 0x20 { throw error("a control character in a string (escape it)") }
-                position += 1
-            }
+            while position < bytes.count, bytes[position] != UInt8(ascii: "\\") { position += 1 }
             var scalars = Array(bytes[start..<position])
             while true {
                 guard let byte = current else { throw error("a string without its closing quote") }
