@@ -53,7 +53,9 @@ struct PartitionTests {
                 }
                 print("record gone after the cut: \(describe(gone)); registered after the heal: \(describe(registered))")
                 #expect(gone.allSatisfy { $0 <= ttl + .seconds(1) }, "gone after \(gone)")
-                #expect(percentile(95, of: registered) <= .seconds(1), "registered after \(registered)")
+                // At worst a try that began just before the heal waits out its --dial-timeout (1 s
+                // by default) and the next one succeeds a round trip later (seen: 1.005 s, once in 10).
+                #expect(percentile(95, of: registered) <= .seconds(1) + .milliseconds(250), "registered after \(registered)")
                 #expect(try await UserManager.properties(of: unit, ["MainPID"])["MainPID"] == mainPID, "watch exited")
             }
         }
