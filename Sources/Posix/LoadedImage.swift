@@ -23,10 +23,11 @@ public enum LoadedImage {
         guard count > 0, let first = UnsafePointer<Elf64_Phdr>(bitPattern: headersAddress) else { return nil }
         let headers = UnsafeBufferPointer(start: first, count: count)
         guard let own = headers.first(where: { $0.p_type == PT_PHDR }),
-              let dynamic = headers.first(where: { $0.p_type == PT_DYNAMIC }),
-              var entry = UnsafePointer<Elf64_Dyn>(bitPattern: headersAddress - UInt(own.p_vaddr) + UInt(dynamic.p_vaddr))
+              let dynamic = headers.first(where: { $0.p_type == PT_DYNAMIC })
         else { return nil }
+        // Where the program was loaded: its headers' address less where they say they are.
         let base = headersAddress - UInt(own.p_vaddr)
+        guard var entry = UnsafePointer<Elf64_Dyn>(bitPattern: base + UInt(dynamic.p_vaddr)) else { return nil }
         var start: UInt?, length: UInt?
         while entry.pointee.d_tag != Int64(DT_NULL) {
             switch entry.pointee.d_tag {

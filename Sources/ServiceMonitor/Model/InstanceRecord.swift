@@ -85,6 +85,7 @@ public struct InstanceRecord: Sendable, Hashable, Encodable {
             return seen & field == 0
         }
     }
+
     /// A value that is JSON but not an instance record; `field` is the missing or mistyped one.
     struct NotARecord: Error {
         var field: String?

@@ -41,19 +41,28 @@ enum JSONReader {
     /// takes. After each ``nextKey()`` exactly one of ``string()``, ``object()`` and ``skip()``
     /// reads its value; ``finish()`` judges whatever was left unread, and the rest of the text.
     struct MemberReader {
-        private var parser: Parser
+        fileprivate var parser: Parser
+        /// The object's own nesting depth (1 at the top); its values are one deeper.
+        private let depth: Int
         private var started = false
         private var ended = false
 
         /// A reader of the object `bytes` hold; `nil` when they are JSON of another kind.
         init?(object bytes: UnsafeBufferPointer<UInt8>) throws(SyntaxError) {
-            parser = Parser(bytes: bytes)
+            var parser = Parser(bytes: bytes)
             parser.skipWhitespace()
             guard parser.current == UInt8(ascii: "{") else {
                 // Still the whole text judged: a value that is not an object is no syntax error.
                 _ = try JSONReader.parse(buffer: bytes)
                 return nil
             }
+            self.init(at: parser, depth: 1)
+        }
+
+        /// A reader of the object at `parser`'s position (its `{`), nested `depth` deep.
+        fileprivate init(at parser: Parser, depth: Int) {
+            self.parser = parser
+            self.depth = depth
         }
 
         /// Reads the members left and checks that nothing but space follows the object.
@@ -110,15 +119,20 @@ enum JSONReader {
 
         /// The value if it is an object; any other value is judged, skipped and gives `nil`.
         mutating func object() throws(SyntaxError) -> [String: JSONValue]? {
-            guard parser.current == UInt8(ascii: "{"), case .object(let object) = try parser.object(depth: 2) else {
+            guard parser.current == UInt8(ascii: "{"), case .object(let object) = try parser.object(depth: depth + 1) else {
                 try skip()
                 return nil
             }
             return object
         }
 
+        /// The value, whatever it is.
+        mutating func value() throws(SyntaxError) -> JSONValue {
+            try parser.value(depth: depth + 1)
+        }
+
         mutating func skip() throws(SyntaxError) {
-            _ = try parser.value(depth: 2)
+            _ = try value()
         }
     }
 
@@ -127,6 +141,9 @@ enum JSONReader {
         fileprivate let bytes: UnsafeBufferPointer<UInt8>
         /// The key decoded, for one written with escapes (`"ho\u0073t"` is `host`).
         fileprivate let unescaped: String?
+
+        /// The key as text (its bytes were judged UTF-8 when it was read).
+        var text: String { unescaped ?? String(decoding: bytes, as: UTF8.self) }
 
         func `is`(_ name: StaticString) -> Bool {
             if let unescaped { return unescaped == name.description }
@@ -195,44 +212,15 @@ enum JSONReader {
         }
 
         mutating func object(depth: Int) throws(SyntaxError) -> JSONValue {
+            guard depth <= JSONReader.maximumDepth else { throw error("nested deeper than \(JSONReader.maximumDepth)") }
             // Members first, then one dictionary of the right size: growing it member by member
             // rehashed every key several times.
             var members: [(String, JSONValue)] = []
             members.reserveCapacity(8)
-            try self.members(depth: depth) { members.append(($0, $1)) }
+            var reader = MemberReader(at: self, depth: depth)
+            while let key = try reader.nextKey() { members.append((key.text, try reader.value())) }
+            self = reader.parser
             return .object(Dictionary(members, uniquingKeysWith: { first, _ in first }))
-        }
-
-        /// The object at `position` (its `{`), member by member; leaves `position` after its `}`.
-        mutating func members(depth: Int, _ body: (String, JSONValue) -> Void) throws(SyntaxError) {
-            guard depth <= JSONReader.maximumDepth else { throw error("nested deeper than \(JSONReader.maximumDepth)") }
-            position += 1  // {
-            skipWhitespace()
-            if current == UInt8(ascii: "}") {
-                position += 1
-                return
-            }
-            while true {
-                guard current == UInt8(ascii: "\"") else { throw error("an object key must be a string") }
-                let key = try string()
-                skipWhitespace()
-                guard current == UInt8(ascii: ":") else { throw error("a ':' must follow an object key") }
-                position += 1
-                skipWhitespace()
-                body(key, try value(depth: depth + 1))
-                skipWhitespace()
-                switch current {
-                case UInt8(ascii: ","):
-                    position += 1
-                    skipWhitespace()
-                    if current == UInt8(ascii: "}") { throw error(SyntaxError.trailingCommaReason) }
-                case UInt8(ascii: "}"):
-                    position += 1
-                    return
-                default:
-                    throw error("a ',' or '}' must follow an object member")
-                }
-            }
         }
 
         mutating func array(depth: Int) throws(SyntaxError) -> JSONValue {
@@ -261,7 +249,6 @@ enum JSONReader {
             }
         }
 
-        /// A string at `position` (its opening quote); leaves `position` after the closing one.
         /// An object key at `position` (its opening quote), as its bytes when it has no escapes;
         /// leaves `position` after the closing quote.
         mutating func key() throws(SyntaxError) -> Key {
@@ -298,6 +285,7 @@ enum JSONReader {
             return nil
         }
 
+        /// A string at `position` (its opening quote); leaves `position` after the closing one.
         mutating func string() throws(SyntaxError) -> String {
             // Fast path: no escapes, which is every string service-monitor writes itself.
             if let plain = try plainString() {
