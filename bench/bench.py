@@ -848,7 +848,9 @@ class Moto:
         self.port = free_ports(1)[0]
         self.endpoint = f"http://127.0.0.1:{self.port}"
         self.log = open(os.path.join(workdir, "moto.log"), "w")
-        self.process = subprocess.Popen(["moto_server", "-H", "127.0.0.1", "-p", str(self.port)],
+        # Requests one at a time, as the tests run it (the script says why).
+        script = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "scripts", "moto-server.py")
+        self.process = subprocess.Popen(["python3", script, "-H", "127.0.0.1", "-p", str(self.port)],
                                         stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 60
         while True:  # ready once it answers HTTP

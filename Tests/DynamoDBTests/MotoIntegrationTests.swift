@@ -192,6 +192,54 @@ struct MotoIntegrationTests {
         }
     }
 
+    /// What the semaphore relies on of the stand-in: a failing transaction undoes only itself.
+    /// Bare moto puts back a copy of the whole table, taking with it counter increments that
+    /// committed meanwhile (a large table widens the window); `MotoServer` runs it one request
+    /// at a time so that it does not.
+    @Test
+    func writesCommittedBesideFailingTransactionsAreKept() async throws {
+        try await MotoServer.with { moto in
+            let client = try Self.client(moto)
+            try await Self.createTable(client)
+            let padding = String(repeating: "x", count: 200)
+            for index in 0..<300 {
+                try await client.putItem(PutItem(tableName: "service-monitor", item: ["pk": .s("pad"), "sk": .s("\(index)"), "v": .s(padding)]), deadline: Self.deadline)
+            }
+            let taken: Item = ["pk": .s("semaphore/web"), "sk": .s("taken")]
+            try await client.putItem(PutItem(tableName: "service-monitor", item: taken), deadline: Self.deadline)
+            let counter: Item = ["pk": .s("semaphore/web"), "sk": .s("counter")]
+            let (tasks, rounds) = (4, 40)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for _ in 0..<tasks {
+                    group.addTask {
+                        for _ in 0..<rounds {
+                            try await client.updateItem(
+                                UpdateItem(
+                                    tableName: "service-monitor", key: counter, updateExpression: "ADD #n :one",
+                                    expressionAttributeNames: ["#n": "n"], expressionAttributeValues: [":one": .number(1)]
+                                ),
+                                deadline: Self.deadline
+                            )
+                        }
+                    }
+                    group.addTask {
+                        for _ in 0..<rounds {
+                            await #expect {
+                                try await client.transactWriteItems(
+                                    TransactWriteItems([.put(PutItem(tableName: "service-monitor", item: taken, conditionExpression: "attribute_not_exists(sk)"))]),
+                                    deadline: Self.deadline
+                                )
+                            } throws: { if case .transactionCanceled = Self.code($0) { true } else { false } }
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+            let read = try await client.getItem(GetItem(tableName: "service-monitor", key: counter, consistentRead: true), deadline: Self.deadline)
+            #expect(read.item?["n"]?.int64Value == Int64(tasks * rounds))
+        }
+    }
+
     // MARK: - SigV4 against moto's IAM mode
 
 

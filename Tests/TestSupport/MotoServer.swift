@@ -6,7 +6,9 @@ import Glibc
 
 /// moto in server mode (PyPI `moto[server]`, which `./dev test` installs): a stand-in for AWS
 /// DynamoDB and IAM on a free loopback port, with a fresh in-memory state per server. Ready once
-/// it answers an HTTP request (polled, no fixed sleep).
+/// it answers an HTTP request (polled, no fixed sleep). Started through `scripts/moto-server.py`,
+/// which applies requests one at a time: bare moto undoes writes committed beside a failing
+/// transaction, which DynamoDB never does.
 public final class MotoServer: Sendable {
     public let port: Int
     private let process: ChildProcess
@@ -24,7 +26,7 @@ public final class MotoServer: Sendable {
     /// Starts one; `environment` adds variables (e.g. `INITIAL_NO_AUTH_ACTION_COUNT` for IAM
     /// mode). Call ``stop()`` when done (``with(environment:_:)`` does).
     public static func start(environment: [String: String] = [:], startTimeout: Duration = .seconds(60)) async throws -> MotoServer {
-        let executable = try Command.resolve("moto_server")
+        let executable = try Command.resolve("python3")
         var lastFailure = "never started"
         // A probed port may be taken by someone else before moto binds it: then fresh ports.
         for _ in 0..<3 {
@@ -34,7 +36,7 @@ public final class MotoServer: Sendable {
             _ = FileManager.default.createFile(atPath: logPath, contents: nil)
             let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
             let process = try Command.start(
-                executable, ["-H", "127.0.0.1", "-p", String(port)],
+                executable, [Self.script, "-H", "127.0.0.1", "-p", String(port)],
                 environment: environment.mapValues { Optional($0) },
                 standardOutput: log, standardError: log
             )
@@ -51,6 +53,10 @@ public final class MotoServer: Sendable {
         }
         throw CommandError(description: "moto_server did not answer on loopback: \(lastFailure.suffix(2000))")
     }
+
+    /// `scripts/moto-server.py` in this checkout.
+    static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("scripts/moto-server.py").path
 
     /// Runs `body` with a started server and stops it afterwards.
     public static func with<Result>(environment: [String: String] = [:], _ body: (MotoServer) async throws -> Result) async throws -> Result {
