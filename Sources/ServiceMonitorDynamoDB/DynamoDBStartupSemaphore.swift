@@ -81,7 +81,9 @@ public struct DynamoDBStartupSemaphore: StartupSemaphore {
                         tableName: store.table, key: layout.holderCount(label), updateExpression: "ADD #count :minusOne",
                         expressionAttributeNames: ["#count": TableLayout.Attribute.count], expressionAttributeValues: [":minusOne": .number(-1)]
                     )),
-                ]),
+                // A retry whose first try committed is applied once: it succeeds instead of
+                // finding the holder gone.
+                ], clientRequestToken: DynamoDBStore.newToken()),
                 deadline: store.deadline()
             )
         }
