@@ -61,7 +61,7 @@ struct HostsCommand: AsyncParsableCommand {
         if let waitLimit {
             return try await waitForEnough(discovery, count: min ?? 1, within: waitLimit, format: hostFormat, label: label)
         }
-        let up = try await discovery.current()
+        let up = try await discovery.current(keeping: hostFormat.fieldsRead)
         if let min, up.count < min {
             Output.error("\(up.count) of at least \(min) instances of \(label) are up")
             return ExitStatus.negative

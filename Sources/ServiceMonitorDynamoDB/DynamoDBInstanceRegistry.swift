@@ -17,13 +17,13 @@ public struct DynamoDBInstanceRegistry: InstanceRegistry {
     }
 
     /// One consistent query; expired records are dropped by its filter.
-    public func instances(of label: Label) async throws -> [InstanceRecord] {
-        try await instanceSet(of: label).all
+    public func instances(of label: Label, keeping fields: InstanceRecord.Fields) async throws -> [InstanceRecord] {
+        try await instanceSet(of: label, keeping: fields).all
     }
 
-    func instanceSet(of label: Label) async throws -> InstanceSet {
+    func instanceSet(of label: Label, keeping fields: InstanceRecord.Fields = .all) async throws -> InstanceSet {
         let items = try await store.liveItems(in: store.layout.partition(label), sortPrefix: TableLayout.instancePrefix)
-        return InstanceSet(items)
+        return InstanceSet(items, keeping: fields)
     }
 
     /// Reads every `--poll-interval` and hands over the set when it changed (DynamoDB has no watch).
@@ -41,8 +41,8 @@ public struct DynamoDBInstanceRegistry: InstanceRegistry {
 }
 
 extension InstanceSet {
-    init(_ items: [Item]) {
-        self.init(capacity: items.count)
+    init(_ items: [Item], keeping fields: InstanceRecord.Fields = .all) {
+        self.init(capacity: items.count, keeping: fields)
         for item in items {
             guard let key = item.sortKey, let record = item.string(TableLayout.Attribute.record) else { continue }
             put(key: key, order: item.int64(TableLayout.Attribute.order) ?? .max, value: Array(record.utf8))

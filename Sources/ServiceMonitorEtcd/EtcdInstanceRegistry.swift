@@ -12,8 +12,8 @@ public struct EtcdInstanceRegistry: InstanceRegistry {
     }
 
     /// One linearizable range read.
-    public func instances(of label: Label) async throws -> [InstanceRecord] {
-        InstanceSet(try await store.list(prefix: layout.instances(label))).all
+    public func instances(of label: Label, keeping fields: InstanceRecord.Fields) async throws -> [InstanceRecord] {
+        InstanceSet(try await store.list(prefix: layout.instances(label)), keeping: fields).all
     }
 
     /// A listing, then a watch from its revision that resumes after member loss; a compacted
@@ -69,8 +69,8 @@ public struct EtcdRegistration: InstanceRegistration {
 }
 
 extension InstanceSet {
-    init(_ listing: StoreListing) {
-        self.init(capacity: listing.entries.count)
+    init(_ listing: StoreListing, keeping fields: InstanceRecord.Fields = .all) {
+        self.init(capacity: listing.entries.count, keeping: fields)
         for entry in listing.entries { put(key: entry.key, order: entry.createRevision, value: entry.value) }
     }
 

@@ -88,6 +88,29 @@ struct BackendConformanceTests {
         }
     }
 
+    /// A listing for some fields has what a whole one has in those fields, in the same order.
+    @Test(arguments: BackendUnderTest.allCases)
+    func aListingForSomeFieldsAgreesWithAWholeOneOnThem(kind: BackendUnderTest) async throws {
+        try await kind.with { backend in
+            let registry = backend.registry
+            var registrations: [any InstanceRegistration] = []
+            for (name, state) in [("c-1", InstanceRecord.State.up), ("a-2", .down), ("b-3", .up)] {
+                let registration = try await registry.register(Self.id(name), of: label, ttl: .seconds(10))
+                try await registration.publish(Self.record(name, state))
+                registrations.append(registration)
+            }
+            let whole = try await registry.instances(of: label)
+            let hosts = try await registry.instances(of: label, keeping: [.host, .state])
+            #expect(hosts.map(\.host) == whole.map(\.host))
+            #expect(hosts.map(\.state) == whole.map(\.state))
+            let withInfo = try await registry.instances(of: label, keeping: [.serviceID, .host, .state, .info])
+            #expect(withInfo.map(\.serviceID) == ["c-1", "a-2", "b-3"])
+            #expect(withInfo.map(\.info) == whole.map(\.info))
+            #expect(try await registry.instances(of: label, keeping: .all) == whole)
+            for registration in registrations { try await registration.end() }
+        }
+    }
+
     @Test(arguments: BackendUnderTest.allCases)
     func anInstanceIsVisibleOnlyFromItsFirstPublishUntilItsEnd(kind: BackendUnderTest) async throws {
         try await kind.with { backend in

@@ -42,4 +42,28 @@ struct HostFormatTests {
         #expect(HostAddress.beforePort("::1") == "[::1]")
         #expect(HostAddress.beforePort("2001:db8::1") == "[2001:db8::1]")
     }
+
+    /// `hosts` reads records for ``HostFormat/fieldsRead`` only: whatever the format, what it
+    /// prints from them is what it prints from whole records, errors included.
+    @Test(arguments: [
+        ("csv", nil, nil), ("lines", 9300, nil), ("csv", nil, "{host_port}:{transport_port}"), ("csv", nil, "{service_id}={host}"),
+        ("lines", nil, "[{host}]"), ("csv", nil, "{host_port}:{http_port}"), ("json", nil, nil),
+    ] as [(String, Int?, String?)])
+    func recordsReadForWhatAFormatReadsRenderAsWholeOnes(layout: String, port: Int?, template: String?) throws {
+        let format = try HostFormat(layout: layout, port: port, template: template)
+        let whole = [try record("es-1", host: "10.0.0.5"), try record("es-2", host: "::1")]
+        let read = try whole.map { try InstanceRecord.decode($0.encoded(), keeping: format.fieldsRead) }
+        func printed(_ instances: [InstanceRecord]) -> String {
+            do { return try format.render(instances) } catch { return "refused: \(error)" }
+        }
+        #expect(printed(read) == printed(whole))
+        #expect(format.fieldsRead.contains(.state))
+    }
+
+    @Test func onlyJSONAndTemplatesBeyondTheHostReadMoreThanTheHost() throws {
+        #expect(try HostFormat(layout: "csv", port: nil, template: nil).fieldsRead == [.host, .state])
+        #expect(try HostFormat(layout: "lines", port: 9300, template: nil).fieldsRead == [.host, .state])
+        #expect(try HostFormat(layout: "csv", port: nil, template: "{host_port}:{transport_port}").fieldsRead == [.serviceID, .host, .state, .info])
+        #expect(try HostFormat(layout: "json", port: nil, template: nil).fieldsRead == .all)
+    }
 }

@@ -153,4 +153,100 @@ struct JSONReaderTests {
         #expect(throws: (any Error).self) { try InstanceRecord.decode(notUTF8) }
         #expect(try InstanceRecord.decode(Array((valid + #","new":1}"#).utf8)) == InstanceRecord.decode(Array((valid + "}").utf8)))
     }
+
+    /// Values valid and not, each of the ways the reader refuses one.
+    static let values: [[UInt8]] = [
+        #""x""#, #""""#, #""\" \\ \/ \b \f \n \r \t""#, #""a\ud83d\ude00b""#, "\"ü😀\"", #""\ud83d""#, #""\u12G4""#, #""\x""#,
+        "\"tab\tinside\"", #""open"#, "0", "-7", "25e-1", "01", "1.", "1e400", "-", "true", "tru", "truex", "null", "nul",
+        "[]", "[1, [], {}]", "[1,]", "[1 2]", "[,1]", "[", #"{"k": "v", "o": {"a": [null]}}"#, #"{"a": 1,}"#, "{a: 1}",
+        #"{"a" 1}"#, #"{"a":}"#, "{", "}", "x", "",
+        String(repeating: "[", count: JSONReader.maximumDepth) + String(repeating: "]", count: JSONReader.maximumDepth),
+        String(repeating: #"{"a":"#, count: JSONReader.maximumDepth) + "1" + String(repeating: "}", count: JSONReader.maximumDepth),
+    ].map { Array($0.utf8) } + [[0x22, 0xFF, 0x22], [0x22, 0xC3, 0xBC, 0x5C, 0x6E, 0xFF, 0x22], [0x22, 0xED, 0xA0, 0x80, 0x22]]
+
+    /// Skipping a member's value (what a record does with the members it does not keep) accepts
+    /// and refuses exactly what reading it does, with the same reason at the same offset.
+    @Test(arguments: Self.values)
+    func skippingAValueJudgesItAsReadingItDoes(_ value: [UInt8]) throws {
+        let text = Array(#"{"k": "#.utf8) + value + Array("}".utf8)
+        let read = Result { () throws(JSONReader.SyntaxError) in _ = try JSONReader.parse(text) }
+        let skipped = Result { () throws(JSONReader.SyntaxError) in
+            try text.withUnsafeBufferPointer { buffer throws(JSONReader.SyntaxError) in
+                guard var members = try JSONReader.MemberReader(object: buffer) else { return }
+                while try members.nextKey() != nil { try members.skip() }
+                try members.finish()
+            }
+        }
+        switch (read, skipped) {
+        case (.success, .success): break
+        case (.failure(let expected), .failure(let actual)): #expect(actual == expected)
+        default: Issue.record("read: \(read), skipped: \(skipped)")
+        }
+    }
+
+    static let record = #"{"service_id":"es-1","host":"10.0.0.5","state":"down","since":"2026-11-28T12:00:01.042Z","detail":"connection refused","info":{"transport_port":9300},"extra":[1]}"#
+
+    /// Every choice of fields: those kept are as a whole decode has them, the rest empty.
+    @Test func aRecordReadForSomeFieldsHasThoseAndLeavesTheRestEmpty() throws {
+        let whole = try InstanceRecord.decode(Array(Self.record.utf8))
+        for raw in UInt8(0)...InstanceRecord.Fields.all.rawValue {
+            let fields = InstanceRecord.Fields(rawValue: raw)
+            let read = try InstanceRecord.decode(Array(Self.record.utf8), keeping: fields)
+            #expect(read.serviceID == (fields.contains(.serviceID) ? whole.serviceID : ""))
+            #expect(read.host == (fields.contains(.host) ? whole.host : ""))
+            #expect(read.state == whole.state)
+            #expect(read.since == (fields.contains(.since) ? whole.since : ""))
+            #expect(read.detail == (fields.contains(.detail) ? whole.detail : ""))
+            #expect(read.info == (fields.contains(.info) ? whole.info : ServiceInfo(fields: [:])))
+        }
+    }
+
+    /// A value that is no record is refused whatever is kept: a field left out is still checked.
+    @Test func aValueThatIsNoRecordIsRefusedWhateverIsKept() throws {
+        let valid = #"{"service_id":"es-1","host":"h","state":"up","since":"s","detail":"d","info":{}"#
+        let broken = [
+            #"{"service_id":"es-1","host":"h","state":"up","since":"s","detail":"d"}"#,
+            #"{"service_id":1,"host":"h","state":"up","since":"s","detail":"d","info":{}}"#,
+            #"{"service_id":"es-1","host":"h","state":"up","since":["s"],"detail":"d","info":{}}"#,
+            #"{"service_id":"es-1","host":"h","state":"up","since":"s","detail":null,"info":{}}"#,
+            #"{"service_id":"es-1","host":"h","state":"up","since":"s","detail":"d","info":[]}"#,
+            #"{"service_id":"es-1","host":"h","state":"up","since":"s","detail":"d","info":{"a":01}}"#,
+            #"{"service_id":"\x","host":"h","state":"up","since":"s","detail":"d","info":{}}"#,
+            #"{"service_id":"es-1","host":"h","state":"up","since":7,"since":"s","detail":"d","info":{}}"#,
+            valid + #","new":[1,}"#,
+            valid,
+        ].map { Array($0.utf8) } + [Array(#"{"service_id":""#.utf8) + [0xFF] + Array(#"","host":"h","state":"up","since":"s","detail":"d","info":{}}"#.utf8)]
+        for raw in UInt8(0)...InstanceRecord.Fields.all.rawValue {
+            for text in broken {
+                #expect(throws: (any Error).self, "\(String(decoding: text, as: UTF8.self)) keeping \(raw)") {
+                    try InstanceRecord.decode(text, keeping: InstanceRecord.Fields(rawValue: raw))
+                }
+            }
+        }
+    }
+
+    /// Strings are scanned eight bytes at a time: a quote, an escape, a control character or a
+    /// byte beyond ASCII is found wherever it falls in or across those words.
+    @Test func findsWhatEndsOrBreaksAStringAtEveryOffset() throws {
+        let filler = Array(repeating: UInt8(ascii: "a"), count: 24)
+        for offset in 0...filler.count {
+            let before = Array(filler[..<offset]), after = Array(filler[offset...])
+            let text = { (middle: [UInt8]) in [0x22] + before + middle + after + [0x22] }
+            let plain = String(decoding: before + after, as: UTF8.self)
+            #expect(try JSONReader.parse(text([])) == .string(plain))
+            #expect(try JSONReader.parse(text(Array(#"\n"#.utf8))) == .string(String(decoding: before, as: UTF8.self) + "\n" + String(decoding: after, as: UTF8.self)))
+            #expect(try JSONReader.parse(text([0xC3, 0xBC])) == .string(String(decoding: before, as: UTF8.self) + "ü" + String(decoding: after, as: UTF8.self)))
+            #expect(try JSONReader.parse(text([0x7F, 0x20])) == .string(String(decoding: before + [0x7F, 0x20] + after, as: UTF8.self)))
+            #expect(throws: JSONReader.SyntaxError(reason: "a control character in a string (escape it)", offset: 1 + offset)) {
+                try JSONReader.parse(text([0x1F]))
+            }
+            #expect(throws: JSONReader.SyntaxError(reason: "a string that is not UTF-8", offset: 1 + filler.count + 1)) {
+                try JSONReader.parse(text([0xFF]))
+            }
+            // A quote ends it: what follows is text after the value.
+            #expect(throws: JSONReader.SyntaxError(reason: "text after the value", offset: 1 + offset + 1)) {
+                try JSONReader.parse(text([0x22]))
+            }
+        }
+    }
 }

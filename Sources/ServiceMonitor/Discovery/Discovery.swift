@@ -8,9 +8,9 @@ public struct Discovery<Registry: InstanceRegistry>: Sendable {
         self.label = label
     }
 
-    /// One linearizable read.
-    public func current() async throws -> [InstanceRecord] {
-        try await registry.instances(of: label).filter { $0.state == .up }
+    /// One linearizable read; fields outside `fields` may be left empty.
+    public func current(keeping fields: InstanceRecord.Fields = .all) async throws -> [InstanceRecord] {
+        try await registry.instances(of: label, keeping: fields).filter { $0.state == .up }
     }
 
     /// Calls `body` with the instances that are up now and again after every change of that

@@ -31,6 +31,13 @@ public struct HostFormat: Sendable {
         self.template = try HostTemplate(template ?? (port.map { "{host_port}:\($0)" } ?? "{host}"))
     }
 
+    /// What ``render(_:)`` reads of a record (besides `state`, which says who is up): all of it
+    /// for json, the host for a template of only `{host}` and `{host_port}`.
+    public var fieldsRead: InstanceRecord.Fields {
+        if layout == .json { return .all }
+        return template.readsOnlyTheHost ? [.host, .state] : [.serviceID, .host, .state, .info]
+    }
+
     /// The text to print: empty when nobody is up (csv, lines), `[]` for json; entries that
     /// render the same appear once, in the order of their first instance.
     public func render(_ instances: [InstanceRecord]) throws(BadInput) -> String {
@@ -82,6 +89,17 @@ struct HostTemplate: Sendable {
         guard key == nil else { throw BadInput(option: "--template", message: "\(text.quotedForError): unbalanced { }") }
         if !literal.isEmpty { parts.append(.literal(literal)) }
         self.parts = parts
+    }
+
+    /// Whether only `{host}` and `{host_port}` appear (an unknown key's error names the service
+    /// id, so any other key reads the id and the info).
+    var readsOnlyTheHost: Bool {
+        parts.allSatisfy { part in
+            switch part {
+            case .literal, .key("host"), .key("host_port"): true
+            case .key: false
+            }
+        }
     }
 
     func render(_ instance: InstanceRecord) throws(BadInput) -> String {

@@ -13,14 +13,17 @@ public struct InstanceSet: Sendable {
     }
 
     private var members: [String: Member] = [:]
+    /// What each record is read for (``InstanceRecord/decode(_:keeping:)``).
+    private let keeping: InstanceRecord.Fields
 
-    public init(capacity: Int = 0) {
+    public init(capacity: Int = 0, keeping: InstanceRecord.Fields = .all) {
         members.reserveCapacity(capacity)  // growing it rehashed every key ~twice
+        self.keeping = keeping
     }
 
     /// Adds or replaces the instance stored under `key`.
     public mutating func put(key: String, order: Int64, value: [UInt8]) {
-        members[key] = Member(key: key, order: order, record: try? InstanceRecord.decode(value))
+        members[key] = Member(key: key, order: order, record: try? InstanceRecord.decode(value, keeping: keeping))
     }
 
     public mutating func remove(key: String) {

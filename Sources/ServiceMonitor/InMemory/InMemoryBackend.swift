@@ -79,7 +79,8 @@ public struct InMemoryInstanceRegistry<C: Clock>: InstanceRegistry where C.Durat
         return InMemoryRegistration(tables: tables, token: token, label: label.rawValue, serviceID: serviceID.rawValue, ttl: ttl)
     }
 
-    public func instances(of label: Label) async throws -> [InstanceRecord] {
+    /// Whole records whatever `fields` is: they are kept decoded.
+    public func instances(of label: Label, keeping fields: InstanceRecord.Fields) async throws -> [InstanceRecord] {
         tables.read { tables, _ in tables.records(of: label.rawValue) }
     }
 

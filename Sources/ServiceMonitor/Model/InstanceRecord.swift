@@ -35,31 +35,56 @@ public struct InstanceRecord: Sendable, Hashable, Encodable {
         try JSONCoding.encode(self)
     }
 
-    /// Reads a record as `watch` wrote it (JSONReader); other keys are ignored, so a newer
-    /// version may add fields.
-    public static func decode(_ bytes: [UInt8]) throws -> InstanceRecord {
-        try bytes.withUnsafeBufferPointer { buffer throws in try decode(buffer: buffer) }
+    /// The fields ``decode(_:keeping:)`` builds.
+    public struct Fields: OptionSet, Sendable {
+        public let rawValue: UInt8
+        public init(rawValue: UInt8) { self.rawValue = rawValue }
+
+        public static let serviceID = Fields(rawValue: 1 << 0)
+        public static let host = Fields(rawValue: 1 << 1)
+        public static let state = Fields(rawValue: 1 << 2)
+        public static let since = Fields(rawValue: 1 << 3)
+        public static let detail = Fields(rawValue: 1 << 4)
+        public static let info = Fields(rawValue: 1 << 5)
+        public static let all: Fields = [.serviceID, .host, .state, .since, .detail, .info]
     }
 
-    private static func decode(buffer: UnsafeBufferPointer<UInt8>) throws -> InstanceRecord {
+    /// Reads a record as `watch` wrote it (JSONReader); other keys are ignored, so a newer
+    /// version may add fields. Fields outside `keeping` are checked as closely as the others
+    /// (a value that is no record is refused whatever is kept) but left empty: "" and no info.
+    /// `hosts` keeps only what it prints; building the rest was most of the cost of a record.
+    public static func decode(_ bytes: [UInt8], keeping: Fields = .all) throws -> InstanceRecord {
+        try bytes.withUnsafeBufferPointer { buffer throws in try decode(buffer: buffer, keeping: keeping) }
+    }
+
+    private static func decode(buffer: UnsafeBufferPointer<UInt8>, keeping: Fields) throws -> InstanceRecord {
         // Member by member as the text has them, into the fields: neither the record's object
         // nor a String per key (building and hashing those was most of the cost of a record).
         guard var members = try JSONReader.MemberReader(object: buffer) else { throw NotARecord(field: nil) }
-        var fields = Fields()
+        var fields = Read()
+        /// The value if it is a string: built when `field` is kept, else "".
+        func string(_ field: Fields) throws(JSONReader.SyntaxError) -> String? {
+            if keeping.contains(field) { return try members.string() }
+            return try members.skipString() ? "" : nil
+        }
         while let key = try members.nextKey() {
             // Of a repeated key the first counts, whatever its type, as JSONReader's objects keep it.
-            if key.is("service_id"), fields.first(1 << 0) {
-                fields.serviceID = try members.string()
-            } else if key.is("host"), fields.first(1 << 1) {
-                fields.host = try members.string()
-            } else if key.is("state"), fields.first(1 << 2) {
+            if key.is("service_id"), fields.first(.serviceID) {
+                fields.serviceID = try string(.serviceID)
+            } else if key.is("host"), fields.first(.host) {
+                fields.host = try string(.host)
+            } else if key.is("state"), fields.first(.state) {
                 fields.state = try members.string().flatMap(State.init(rawValue:))
-            } else if key.is("since"), fields.first(1 << 3) {
-                fields.since = try members.string()
-            } else if key.is("detail"), fields.first(1 << 4) {
-                fields.detail = try members.string()
-            } else if key.is("info"), fields.first(1 << 5) {
-                fields.info = try members.object().map(ServiceInfo.init(fields:))
+            } else if key.is("since"), fields.first(.since) {
+                fields.since = try string(.since)
+            } else if key.is("detail"), fields.first(.detail) {
+                fields.detail = try string(.detail)
+            } else if key.is("info"), fields.first(.info) {
+                if keeping.contains(.info) {
+                    fields.info = try members.object().map(ServiceInfo.init(fields:))
+                } else {
+                    fields.info = try members.skipObject() ? ServiceInfo(fields: [:]) : nil
+                }
             } else {
                 try members.skip()
             }
@@ -74,15 +99,14 @@ public struct InstanceRecord: Sendable, Hashable, Encodable {
         return InstanceRecord(serviceID: serviceID, host: host, state: state, since: since, detail: detail, info: info)
     }
 
-    /// What ``decode(_:)`` has read so far.
-    private struct Fields {
+    /// What ``decode(_:keeping:)`` has read so far.
+    private struct Read {
         var serviceID: String?, host: String?, state: State?, since: String?, detail: String?, info: ServiceInfo?
-        private var seen: UInt8 = 0
+        private var seen: Fields = []
 
-        /// Whether this is the first member for `field` (a bit), marking it seen.
-        mutating func first(_ field: UInt8) -> Bool {
-            defer { seen |= field }
-            return seen & field == 0
+        /// Whether this is the first member for `field`, marking it seen.
+        mutating func first(_ field: Fields) -> Bool {
+            seen.insert(field).inserted
         }
     }
 

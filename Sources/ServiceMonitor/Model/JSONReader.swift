@@ -131,8 +131,23 @@ enum JSONReader {
             try parser.value(depth: depth + 1)
         }
 
+        /// Judges the value as ``value()`` would and moves past it, building nothing of it.
         mutating func skip() throws(SyntaxError) {
-            _ = try value()
+            try parser.skipValue(depth: depth + 1)
+        }
+
+        /// Whether the value is a string; judged and skipped either way, built never.
+        mutating func skipString() throws(SyntaxError) -> Bool {
+            let isString = parser.current == UInt8(ascii: "\"")
+            try skip()
+            return isString
+        }
+
+        /// Whether the value is an object; judged and skipped either way, built never.
+        mutating func skipObject() throws(SyntaxError) -> Bool {
+            let isObject = parser.current == UInt8(ascii: "{")
+            try skip()
+            return isObject
         }
     }
 
@@ -211,6 +226,25 @@ enum JSONReader {
             position += count
         }
 
+        /// Judges the value at `position` exactly as ``value(depth:)`` does (the same errors at
+        /// the same offsets) and leaves `position` after it, without building it: only strings
+        /// with escapes, and numbers, are decoded on the way.
+        mutating func skipValue(depth: Int) throws(SyntaxError) {
+            switch current {
+            case UInt8(ascii: "{"):
+                guard depth <= JSONReader.maximumDepth else { throw error("nested deeper than \(JSONReader.maximumDepth)") }
+                var reader = MemberReader(at: self, depth: depth)
+                while try reader.nextKey() != nil { try reader.skip() }
+                self = reader.parser
+            case UInt8(ascii: "["):
+                try forEachElement(depth: depth) { (parser: inout Parser) throws(SyntaxError) in try parser.skipValue(depth: depth + 1) }
+            case UInt8(ascii: "\""):
+                _ = try key()  // a string judged as a key is: as its bytes, when it has no escapes
+            default:
+                _ = try value(depth: depth)  // literals and numbers hold nothing to allocate
+            }
+        }
+
         mutating func object(depth: Int) throws(SyntaxError) -> JSONValue {
             guard depth <= JSONReader.maximumDepth else { throw error("nested deeper than \(JSONReader.maximumDepth)") }
             // Members first, then one dictionary of the right size: growing it member by member
@@ -224,16 +258,23 @@ enum JSONReader {
         }
 
         mutating func array(depth: Int) throws(SyntaxError) -> JSONValue {
+            var elements: [JSONValue] = []
+            try forEachElement(depth: depth) { (parser: inout Parser) throws(SyntaxError) in elements.append(try parser.value(depth: depth + 1)) }
+            return .array(elements)
+        }
+
+        /// The array at `position` (its `[`), `element` reading each element; leaves `position`
+        /// after the `]`.
+        mutating func forEachElement(depth: Int, _ element: (inout Parser) throws(SyntaxError) -> Void) throws(SyntaxError) {
             guard depth <= JSONReader.maximumDepth else { throw error("nested deeper than \(JSONReader.maximumDepth)") }
             position += 1  // [
-            var elements: [JSONValue] = []
             skipWhitespace()
             if current == UInt8(ascii: "]") {
                 position += 1
-                return .array(elements)
+                return
             }
             while true {
-                elements.append(try value(depth: depth + 1))
+                try element(&self)
                 skipWhitespace()
                 switch current {
                 case UInt8(ascii: ","):
@@ -242,7 +283,7 @@ enum JSONReader {
                     if current == UInt8(ascii: "]") { throw error(SyntaxError.trailingCommaReason) }
                 case UInt8(ascii: "]"):
                     position += 1
-                    return .array(elements)
+                    return
                 default:
                     throw error("a ',' or ']' must follow an array element")
                 }
@@ -270,6 +311,23 @@ enum JSONReader {
         func plainString() throws(SyntaxError) -> (end: Int, isASCII: Bool)? {
             var index = position + 1, bits: UInt8 = 0
             let count = bytes.count
+            // Eight bytes at a time while none is a quote, a backslash or a control character
+            // (the byte loop below finds which one is): scanning strings is the largest part of
+            // reading a record. The tests (x - 0x01…) & ~x & 0x80… (a zero byte) and
+            // (x - 0x20…) & ~x & 0x80… (a byte below 0x20) are exact about whether there is one.
+            if let base = bytes.baseAddress {
+                let ones: UInt64 = 0x0101_0101_0101_0101, highs = ones &* 0x80
+                var wordBits: UInt64 = 0
+                while count - index >= 8 {
+                    let word = UnsafeRawPointer(base + index).loadUnaligned(as: UInt64.self)
+                    let quotes = word ^ (ones &* UInt64(UInt8(ascii: "\""))), backslashes = word ^ (ones &* UInt64(UInt8(ascii: "\\")))
+                    let stops = (quotes &- ones) & ~quotes | (backslashes &- ones) & ~backslashes | (word &- ones &* 0x20) & ~word
+                    if stops & highs != 0 { break }
+                    wordBits |= word
+                    index += 8
+                }
+                if wordBits & highs != 0 { bits = 0x80 }
+            }
             while index < count {
                 let byte = bytes[index]
                 if byte == UInt8(ascii: "\"") { return (index, bits < 0x80) }

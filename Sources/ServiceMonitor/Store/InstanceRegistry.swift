@@ -8,14 +8,23 @@ public protocol InstanceRegistry: Sendable {
 
     /// Every instance of `label`, in any state, oldest registration first: one read that sees
     /// every write acknowledged before it (linearizable). Values that are not instance records
-    /// (written by something else) are left out.
-    func instances(of label: Label) async throws -> [InstanceRecord]
+    /// (written by something else) are left out, whatever `fields` is. Fields outside `fields`
+    /// may be left empty ("" and no info): a reader that prints only hosts need not build the
+    /// rest.
+    func instances(of label: Label, keeping fields: InstanceRecord.Fields) async throws -> [InstanceRecord]
 
     /// Calls `body` with every instance of `label` (as ``instances(of:)`` orders them) now and
     /// again after every change, until `body` returns `false`: changes that come while `body`
     /// runs may be handed over as one, the latest set. Survives the loss of a store member
     /// without losing a change; `body` may see a set equal to the one before.
     func follow(_ label: Label, _ body: @escaping @Sendable ([InstanceRecord]) async throws -> Bool) async throws
+}
+
+extension InstanceRegistry {
+    /// Every instance of `label`, whole (``instances(of:keeping:)``).
+    public func instances(of label: Label) async throws -> [InstanceRecord] {
+        try await instances(of: label, keeping: .all)
+    }
 }
 
 /// One instance's place in the registry, held by the process that keeps it alive.
