@@ -15,14 +15,26 @@ extension EtcdClient {
         _ range: KeyRange,
         options: RangeOptions = RangeOptions()
     ) async throws(EtcdError) -> RangeResponse {
+        let read = try await self.range(range, options: options) { KeyValue($0) }
+        return RangeResponse(header: read.header, kvs: read.entries, count: read.count, more: read.more)
+    }
+
+    /// Reads every key in `range`, handing each to `read` where the answer holds it (valid
+    /// only during that call) and keeping what it answers: a listing of thousands need not be
+    /// copied key by key before it is reduced.
+    public func range<Entry: Sendable>(
+        _ range: KeyRange,
+        options: RangeOptions = RangeOptions(),
+        reading read: @escaping @Sendable (KeyValueView) -> Entry?
+    ) async throws(EtcdError) -> RangeEntries<Entry> {
         let request = Etcdserverpb_RangeRequest(range, options: options)
         return try await self.withFailover("range", kind: .read) { connection, metadata, callOptions in
-            // Read off the wire by RangeResponseDeserializer, not through the generated message.
+            // Read off the wire by RangeDeserializer, not through the generated message.
             try await connection.channel.grpcClient.unary(
                 request: ClientRequest(message: request, metadata: metadata),
                 descriptor: Etcdserverpb_KV.Method.Range.descriptor,
                 serializer: ProtobufSerializer<Etcdserverpb_RangeRequest>(),
-                deserializer: RangeResponseDeserializer(),
+                deserializer: RangeDeserializer(read: read),
                 options: callOptions
             ) { response in try response.message }
         }

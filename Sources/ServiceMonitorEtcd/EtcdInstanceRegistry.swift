@@ -1,3 +1,4 @@
+import Etcd
 public import ServiceMonitor
 
 /// Instance records at `<prefix>/<label>/instances/<service-id>`, each bound to the lease its
@@ -11,9 +12,13 @@ public struct EtcdInstanceRegistry: InstanceRegistry {
         return EtcdRegistration(store: store, key: layout.instance(label, serviceID), lease: lease, ttl: ttl)
     }
 
-    /// One linearizable range read.
+    /// One linearizable range read, each record decoded where the answer holds it.
     public func instances(of label: Label, keeping fields: InstanceRecord.Fields) async throws -> [InstanceRecord] {
-        InstanceSet(try await store.list(prefix: layout.instances(label)), keeping: fields).all
+        let listed = try await store.list(prefix: layout.instances(label)) { kv -> InstanceSet.Member? in
+            let member = InstanceSet.Member(key: String(decoding: kv.key, as: UTF8.self), order: kv.createRevision, value: kv.value, keeping: fields)
+            return member.isRecord ? member : nil
+        }
+        return InstanceSet.all(of: listed)
     }
 
     /// A listing, then a watch from its revision that resumes after member loss; a compacted
@@ -69,8 +74,8 @@ public struct EtcdRegistration: InstanceRegistration {
 }
 
 extension InstanceSet {
-    init(_ listing: StoreListing, keeping fields: InstanceRecord.Fields = .all) {
-        self.init(capacity: listing.entries.count, keeping: fields)
+    init(_ listing: StoreListing) {
+        self.init(capacity: listing.entries.count)
         for entry in listing.entries { put(key: entry.key, order: entry.createRevision, value: entry.value) }
     }
 

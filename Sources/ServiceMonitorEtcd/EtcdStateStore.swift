@@ -52,6 +52,12 @@ struct EtcdStateStore: Sendable {
         return StoreListing(revision: response.header.revision, entries: response.kvs.map(StoreEntry.init))
     }
 
+    /// What `read` keeps of each key under `prefix` (handed over where the answer holds it), in
+    /// key order: a listing reduced as it is read, for one read that no watch follows.
+    func list<Entry: Sendable>(prefix: String, reading read: @escaping @Sendable (KeyValueView) -> Entry?) async throws -> [Entry] {
+        try await client.range(.prefix(prefix), reading: read).entries
+    }
+
     func watch(prefix: String, after revision: Int64, _ body: @Sendable ([StoreChange]) async throws -> Bool) async throws {
         try await watch(.prefix(prefix), after: revision, body)
     }

@@ -13,7 +13,7 @@ struct RangeResponseDeserializerTests {
     }
 
     private func ours(_ bytes: [UInt8]) -> RangeResponse? {
-        try? RangeResponseDeserializer().deserialize(bytes)
+        (try? RangeDeserializer(read: { KeyValue($0) }).deserialize(bytes)).map { RangeResponse(header: $0.header, kvs: $0.entries, count: $0.count, more: $0.more) }
     }
 
     private func listing() throws -> [UInt8] {
@@ -74,6 +74,18 @@ struct RangeResponseDeserializerTests {
             #expect(ours(broken) == nil, "\(broken)")
             #expect(reference(broken) == nil, "\(broken)")
         }
+    }
+
+    /// A reader of its own sees every key where it lies, with its revisions, and keeps only what
+    /// it answers: the same keys as the whole listing, in its order.
+    @Test func handsEachKeyToAReaderThatKeepsWhatItAnswers() throws {
+        let bytes = try listing()
+        let whole = try #require(reference(bytes))
+        let read = try RangeDeserializer { kv -> String? in
+            kv.lease == 0 ? nil : "\(String(decoding: kv.key, as: UTF8.self))@\(kv.createRevision)/\(kv.modRevision)/\(kv.version)=\(kv.value.count)"
+        }.deserialize(bytes)
+        #expect(read.entries == whole.kvs.filter { $0.lease != 0 }.map { "\($0.keyString)@\($0.createRevision)/\($0.modRevision)/\($0.version)=\($0.value.count)" })
+        #expect(read.entries.count == 2 && read.count == 3 && read.more && read.header == whole.header)
     }
 
     private static func varint(_ value: UInt64) -> [UInt8] {

@@ -5,11 +5,25 @@
 public struct InstanceSet: Sendable {
     /// One instance, its record decoded once when it arrives, so following a label of
     /// thousands of instances does not decode every record again on each change.
-    private struct Member: Sendable {
+    public struct Member: Sendable {
         let key: String
         let order: Int64
         /// nil when the value does not decode (written by something else).
         let record: InstanceRecord?
+
+        /// The instance stored under `key`, its record read for `keeping`.
+        public init(key: String, order: Int64, value: UnsafeRawBufferPointer, keeping: InstanceRecord.Fields) {
+            self.init(key: key, order: order, record: try? InstanceRecord.decode(value, keeping: keeping))
+        }
+
+        init(key: String, order: Int64, record: InstanceRecord?) {
+            self.key = key
+            self.order = order
+            self.record = record
+        }
+
+        /// Whether the value decoded as a record.
+        public var isRecord: Bool { record != nil }
     }
 
     private var members: [String: Member] = [:]
@@ -31,19 +45,25 @@ public struct InstanceSet: Sendable {
     }
 
     /// Every instance whose record decodes, oldest registration first (ties by key).
-    public var all: [InstanceRecord] { sorted { $0.record != nil } }
+    public var all: [InstanceRecord] { Self.sorted(members.values) { $0.record != nil } }
 
     /// The instances that are up, oldest registration first.
-    public var up: [InstanceRecord] { sorted { $0.record?.state == .up } }
+    public var up: [InstanceRecord] { Self.sorted(members.values) { $0.record?.state == .up } }
+
+    /// What ``all`` of a set of `listed` would be (each key once, as in a listing), without
+    /// building the set: for one read that is not followed by changes.
+    public static func all(of listed: [Member]) -> [InstanceRecord] {
+        sorted(listed) { $0.record != nil }
+    }
 
     /// Sorts only the members that pass, by index into arrays of their orders and keys: moving
     /// whole members (records and all) around in the sort cost more than the comparisons.
-    private func sorted(where included: (Member) -> Bool) -> [InstanceRecord] {
+    private static func sorted(_ members: some Collection<Member>, where included: (Member) -> Bool) -> [InstanceRecord] {
         var orders: [Int64] = [], keys: [String] = [], records: [InstanceRecord] = []
         orders.reserveCapacity(members.count)
         keys.reserveCapacity(members.count)
         records.reserveCapacity(members.count)
-        for member in members.values where included(member) {
+        for member in members where included(member) {
             orders.append(member.order)
             keys.append(member.key)
             records.append(member.record!)

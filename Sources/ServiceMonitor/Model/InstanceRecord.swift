@@ -57,6 +57,11 @@ public struct InstanceRecord: Sendable, Hashable, Encodable {
         try bytes.withUnsafeBufferPointer { buffer throws in try decode(buffer: buffer, keeping: keeping) }
     }
 
+    /// ``decode(_:keeping:)`` of bytes where they lie (a listing's answer).
+    public static func decode(_ bytes: UnsafeRawBufferPointer, keeping: Fields = .all) throws -> InstanceRecord {
+        try decode(buffer: bytes.assumingMemoryBound(to: UInt8.self), keeping: keeping)
+    }
+
     private static func decode(buffer: UnsafeBufferPointer<UInt8>, keeping: Fields) throws -> InstanceRecord {
         // Member by member as the text has them, into the fields: neither the record's object
         // nor a String per key (building and hashing those was most of the cost of a record).
