@@ -59,7 +59,7 @@ public struct InstanceRecord: Sendable, Hashable, Encodable {
 
     /// ``decode(_:keeping:)`` of bytes where they lie (a listing's answer).
     public static func decode(_ bytes: UnsafeRawBufferPointer, keeping: Fields = .all) throws -> InstanceRecord {
-        try decode(buffer: bytes.assumingMemoryBound(to: UInt8.self), keeping: keeping)
+        try decode(buffer: bytes.bindMemory(to: UInt8.self), keeping: keeping)
     }
 
     private static func decode(buffer: UnsafeBufferPointer<UInt8>, keeping: Fields) throws -> InstanceRecord {
