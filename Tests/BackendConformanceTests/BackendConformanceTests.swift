@@ -67,16 +67,24 @@ struct BackendConformanceTests {
 
     // MARK: Registry
 
+    /// c-1 (up), a-2 (down) and b-3 (up), registered in that order, each on its own host.
+    private func publishThree(_ registry: some InstanceRegistry) async throws -> [any InstanceRegistration] {
+        var registrations: [any InstanceRegistration] = []
+        for (index, (name, state)) in [("c-1", InstanceRecord.State.up), ("a-2", .down), ("b-3", .up)].enumerated() {
+            let registration = try await registry.register(Self.id(name), of: label, ttl: .seconds(10))
+            var record = Self.record(name, state)
+            record.host = "127.0.0.\(index + 1)"
+            try await registration.publish(record)
+            registrations.append(registration)
+        }
+        return registrations
+    }
+
     @Test(arguments: BackendUnderTest.allCases)
     func instancesAreListedInRegistrationOrderAndKeepTheirPlace(kind: BackendUnderTest) async throws {
         try await kind.with { backend in
             let registry = backend.registry
-            var registrations: [any InstanceRegistration] = []
-            for (name, state) in [("c-1", InstanceRecord.State.up), ("a-2", .down), ("b-3", .up)] {
-                let registration = try await registry.register(Self.id(name), of: label, ttl: .seconds(10))
-                try await registration.publish(Self.record(name, state))
-                registrations.append(registration)
-            }
+            let registrations = try await publishThree(registry)
             #expect(try await registry.instances(of: label).map(\.serviceID) == ["c-1", "a-2", "b-3"])
             #expect(try await registry.instances(of: label).map(\.state) == [.up, .down, .up])
             // Rewriting the first keeps it first.
@@ -93,14 +101,10 @@ struct BackendConformanceTests {
     func aListingForSomeFieldsAgreesWithAWholeOneOnThem(kind: BackendUnderTest) async throws {
         try await kind.with { backend in
             let registry = backend.registry
-            var registrations: [any InstanceRegistration] = []
-            for (name, state) in [("c-1", InstanceRecord.State.up), ("a-2", .down), ("b-3", .up)] {
-                let registration = try await registry.register(Self.id(name), of: label, ttl: .seconds(10))
-                try await registration.publish(Self.record(name, state))
-                registrations.append(registration)
-            }
+            let registrations = try await publishThree(registry)
             let whole = try await registry.instances(of: label)
             let hosts = try await registry.instances(of: label, keeping: [.host, .state])
+            #expect(hosts.map(\.host) == ["127.0.0.1", "127.0.0.2", "127.0.0.3"])
             #expect(hosts.map(\.host) == whole.map(\.host))
             #expect(hosts.map(\.state) == whole.map(\.state))
             let withInfo = try await registry.instances(of: label, keeping: [.serviceID, .host, .state, .info])

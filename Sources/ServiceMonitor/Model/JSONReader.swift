@@ -137,17 +137,16 @@ enum JSONReader {
         }
 
         /// Whether the value is a string; judged and skipped either way, built never.
-        mutating func skipString() throws(SyntaxError) -> Bool {
-            let isString = parser.current == UInt8(ascii: "\"")
-            try skip()
-            return isString
-        }
+        mutating func skipString() throws(SyntaxError) -> Bool { try skip(opening: UInt8(ascii: "\"")) }
 
         /// Whether the value is an object; judged and skipped either way, built never.
-        mutating func skipObject() throws(SyntaxError) -> Bool {
-            let isObject = parser.current == UInt8(ascii: "{")
+        mutating func skipObject() throws(SyntaxError) -> Bool { try skip(opening: UInt8(ascii: "{")) }
+
+        /// Whether the value starts with `opening`, after skipping it.
+        private mutating func skip(opening: UInt8) throws(SyntaxError) -> Bool {
+            let opens = parser.current == opening
             try skip()
-            return isObject
+            return opens
         }
     }
 
