@@ -344,6 +344,16 @@ let package = Package(
             ],
             swiftSettings: sharedSwiftSettings
         ),
+        // The command line's parsing: a subcommand parsed as the root parses as the root does.
+        .testTarget(
+            name: "ServiceMonitorCLITests",
+            dependencies: [
+                "ServiceMonitorCLI",
+                "TestSupport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: sharedSwiftSettings
+        ),
         .testTarget(
             name: "PosixTests",
             dependencies: ["Posix", "TestSupport"],

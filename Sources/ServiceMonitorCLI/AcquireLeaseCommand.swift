@@ -8,6 +8,7 @@ import UnixSignals
 struct AcquireLeaseCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "acquire-lease",
+        _superCommandName: ServiceMonitorCommand.name,
         abstract: "Block until this service id holds one of the label's startup slots (FIFO), or give up.",
         discussion: """
         Exits 0 once held; the slot outlives this process and ends on release-lease, on the first \

@@ -7,6 +7,7 @@ import ServiceMonitorDynamoDB
 struct CreateTableCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "create-table",
+        _superCommandName: ServiceMonitorCommand.name,
         abstract: "Create the DynamoDB table (--backend dynamodb only): key schema pk/sk, on-demand billing, TTL on expires.",
         discussion: "Idempotent: a table that exists with this key schema is left as it is (TTL enabled if it was not); exits 0 either way."
     )

@@ -31,7 +31,7 @@ extension ServiceMonitorCommand {
         if arguments.first == SupervisedChild.launchMarker { becomeChild(arguments) }
         let command: any ParsableCommand
         do {
-            command = try await asyncParseAsRoot(arguments)
+            command = try await parse(arguments)
         } catch {
             exitForParseError(error, arguments: arguments)
         }
@@ -81,10 +81,15 @@ extension ServiceMonitorCommand {
         if exitCode(for: error) == .success {
             exit(withError: error)
         }
+        Output.error(parseErrorLine(error, arguments: arguments))
+        Glibc.exit(ExitStatus.usage.rawValue)
+    }
+
+    /// The one line a parse error prints, after `service-monitor: `.
+    static func parseErrorLine(_ error: any Error, arguments: [String]) -> String {
         var message = Substring(message(for: error).split(separator: "\n").first ?? "invalid arguments")
         if message.hasPrefix("Error: ") { message = message.dropFirst("Error: ".count) }
-        Output.error("\(message)\(optionLikeValueHint(message, arguments: arguments)) (see --help)")
-        Glibc.exit(ExitStatus.usage.rawValue)
+        return "\(message)\(optionLikeValueHint(message, arguments: arguments)) (see --help)"
     }
 
     /// ArgumentParser reads a value that starts with `-` as the next option (`--min -1`,

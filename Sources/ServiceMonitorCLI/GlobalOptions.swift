@@ -174,7 +174,7 @@ struct Settings: Sendable {
 
     /// `http://host:port` or `https://host:port`, comma separated; anything else is bad input.
     static func endpoints(_ list: String) throws(BadInput) -> [String] {
-        let endpoints = list.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingSpaces }
+        let endpoints = list.split(separator: ",", omittingEmptySubsequences: false).map { String($0.trimmingSpaces()) }
         for endpoint in endpoints {
             let scheme = endpoint.hasPrefix("http://") ? "http://" : endpoint.hasPrefix("https://") ? "https://" : nil
             let rest = scheme.map { endpoint.dropFirst($0.count) } ?? ""
@@ -235,11 +235,5 @@ enum ReadableFile {
         } catch {
             throw .badValue(.unreadableFile, option: option, value: path, "cannot read")
         }
-    }
-}
-
-extension Substring {
-    var trimmingSpaces: String {
-        String(drop { $0 == " " }.reversed().drop { $0 == " " }.reversed())
     }
 }

@@ -8,6 +8,7 @@ import UnixSignals
 struct HostsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "hosts",
+        _superCommandName: ServiceMonitorCommand.name,
         abstract: "Print the hosts of a label that are up, oldest registration first.",
         discussion: """
         Prints nothing and exits 0 when no instance is up (csv and lines; json prints []). \

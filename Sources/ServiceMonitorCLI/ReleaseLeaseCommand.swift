@@ -7,6 +7,7 @@ import Systemd
 struct ReleaseLeaseCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "release-lease",
+        _superCommandName: ServiceMonitorCommand.name,
         abstract: "Release this service id's startup lease of the label; exits 0 whether or not it held one.",
         discussion: "Never touches another id's slot. Prints one line saying whether the id held the lease."
     )

@@ -14,6 +14,7 @@ import Glibc
 struct RunCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
+        _superCommandName: ServiceMonitorCommand.name,
         abstract: "Take the startup lease, run COMMAND with the instances up, check it as watch does, and let the next instance in once it is healthy.",
         discussion: """
         Waits for the startup lease as acquire-lease does (exits 1, nothing started, when \

@@ -2,8 +2,13 @@ public import ArgumentParser
 
 /// `service-monitor`: the root command.
 public struct ServiceMonitorCommand: AsyncParsableCommand {
+    /// The root's name, which every subcommand also carries as its `_superCommandName`: parsed
+    /// as a root of its own (``parse(_:)``), a subcommand then names itself in usage lines as
+    /// it does under this root, `service-monitor hosts`.
+    static let name = "service-monitor"
+
     public static let configuration = CommandConfiguration(
-        commandName: "service-monitor",
+        commandName: name,
         abstract: "Monitor a clustered service, publish which instances are healthy, and start instances one at a time — with etcd v3 or AWS DynamoDB as the shared store.",
         version: ServiceMonitorVersion.current,
         subcommands: [WatchCommand.self, HostsCommand.self, AcquireLeaseCommand.self, ReleaseLeaseCommand.self, RunCommand.self, StatusCommand.self, CreateTableCommand.self]
@@ -14,4 +19,48 @@ public struct ServiceMonitorCommand: AsyncParsableCommand {
 
 public enum ServiceMonitorVersion {
     public static let current = "0.1.0"
+}
+
+extension ServiceMonitorCommand {
+    /// Parses `arguments` (without the program name) into the command to run.
+    ///
+    /// Before it parses, ArgumentParser checks every command line for a completion-script
+    /// request by parsing two pseudo-commands of its own; each first use of a type there scans
+    /// the binary's ~10 800 conformance records, which made that check two thirds of a
+    /// `--version` and a sixth of a `hosts` (12 M instructions). It skips the check for a root
+    /// command with a super-command name, which every subcommand has: so a command line that
+    /// names a subcommand first, and asks nothing ArgumentParser answers itself (help, version,
+    /// completions, dump-help), is parsed with that subcommand as the root — the same
+    /// definitions, values, errors and usage lines. Any other goes through this root.
+    static func parse(_ arguments: [String]) async throws -> any ParsableCommand {
+        if let subcommand = directSubcommand(arguments) {
+            return try await subcommand.asyncParseAsRoot(Array(arguments.dropFirst()))
+        }
+        return try await asyncParseAsRoot(arguments)
+    }
+
+    /// The subcommand ``parse(_:)`` takes as the root for `arguments`, or `nil` for this root.
+    static func directSubcommand(_ arguments: [String]) -> (any AsyncParsableCommand.Type)? {
+        guard let first = arguments.first,
+              let subcommand = configuration.subcommands.first(where: { $0.configuration.commandName == first }),
+              let asyncSubcommand = subcommand as? any AsyncParsableCommand.Type,
+              subcommand.configuration._superCommandName == name
+        else { return nil }
+        // After `--` every argument is a value (run's COMMAND), never a flag.
+        let options = arguments.dropFirst().prefix { $0 != "--" }
+        return options.contains(where: mayAskArgumentParserItself) ? nil : asyncSubcommand
+    }
+
+    /// Whether `argument` could be one of ArgumentParser's own: `help`, `-h` (alone or among
+    /// short flags), `--help`, `-help`, `--version`, `--generate-completion-script`,
+    /// `---completion`, `--experimental-dump-help`. Errs towards yes: a value that merely looks
+    /// like one only takes the root's (slower) way to the same result.
+    static func mayAskArgumentParserItself(_ argument: String) -> Bool {
+        if argument == "help" { return true }
+        guard argument.hasPrefix("-") else { return false }
+        // Short flags, clustered or not, and negative numbers: the subcommands define no short
+        // names of their own, so these are ArgumentParser's or errors.
+        guard argument.hasPrefix("--") else { return true }
+        return ["help", "version", "completion", "dump"].contains { argument.contains($0) }
+    }
 }

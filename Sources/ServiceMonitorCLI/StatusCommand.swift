@@ -5,6 +5,7 @@ import ServiceMonitor
 struct StatusCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "status",
+        _superCommandName: ServiceMonitorCommand.name,
         abstract: "Show every label (or one): instances with state, host, since and detail; startup lease holders and queue."
     )
 

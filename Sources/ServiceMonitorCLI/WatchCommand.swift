@@ -13,6 +13,7 @@ import Glibc
 struct WatchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "watch",
+        _superCommandName: ServiceMonitorCommand.name,
         abstract: "Check a service and keep its up/down state in etcd (runs until SIGTERM/SIGINT/SIGHUP).",
         discussion: """
         Registers <prefix>/<label>/instances/<service-id> on a lease of --ttl that this process keeps \

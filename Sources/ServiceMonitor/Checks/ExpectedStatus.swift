@@ -67,12 +67,3 @@ public struct ExpectedStatus: Sendable, Hashable, CustomStringConvertible {
         .badValue(.invalidExpectedStatus, option: Self.option, value: text, reason)
     }
 }
-
-extension Substring {
-    fileprivate func trimmingSpaces() -> Substring {
-        var result = self
-        while result.first == " " { result = result.dropFirst() }
-        while result.last == " " { result = result.dropLast() }
-        return result
-    }
-}

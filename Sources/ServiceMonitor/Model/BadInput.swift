@@ -95,3 +95,16 @@ extension String {
         return "\(prefix(64).description.debugDescription)… (\(count) characters)"
     }
 }
+
+extension Substring {
+    /// Without leading and trailing spaces, for list items written `a, b`. Stays a `Substring`:
+    /// a version through `reversed()` made the runtime build generic collection types, whose
+    /// first conformance checks each scan every conformance record of the binary (~4 % of a
+    /// one-shot `hosts`).
+    public func trimmingSpaces() -> Substring {
+        var result = self
+        while result.first == " " { result = result.dropFirst() }
+        while result.last == " " { result = result.dropLast() }
+        return result
+    }
+}
