@@ -113,6 +113,9 @@ public struct DynamoDBClient: Sendable {
                 } catch {
                     throw DynamoDBError(code: .unreachable, message: "cancelled while waiting to retry", operation: Operation.name, cause: error)
                 }
+                // A sleep that overran the deadline (a loaded host) leaves no time for another try:
+                // the last answer says what happened, not "the deadline passed before an answer".
+                guard ContinuousClock.now < deadline else { throw error }
                 attempt += 1
             }
         }

@@ -56,20 +56,14 @@ public struct InstanceSet: Sendable {
         sorted(listed) { $0.record != nil }
     }
 
-    /// Sorts only the members that pass, by index into arrays of their orders and keys: moving
-    /// whole members (records and all) around in the sort cost more than the comparisons.
-    private static func sorted(_ members: some Collection<Member>, where included: (Member) -> Bool) -> [InstanceRecord] {
-        var orders: [Int64] = [], keys: [String] = [], records: [InstanceRecord] = []
-        orders.reserveCapacity(members.count)
-        keys.reserveCapacity(members.count)
-        records.reserveCapacity(members.count)
-        for member in members where included(member) {
-            orders.append(member.order)
-            keys.append(member.key)
-            records.append(member.record!)
+    /// Sorts the positions of the members that pass, reading order and key where each member
+    /// lies, and copies out only the sorted records: copying members (key and record) into arrays
+    /// to sort first, then the records again, was three copies of every record of a listing.
+    private static func sorted<Members: Collection<Member>>(_ members: Members, where included: (Member) -> Bool) -> [InstanceRecord] {
+        var positions = members.indices.filter { included(members[$0]) }
+        positions.sort { a, b in
+            members[a].order != members[b].order ? members[a].order < members[b].order : members[a].key < members[b].key
         }
-        return orders.indices
-            .sorted { orders[$0] != orders[$1] ? orders[$0] < orders[$1] : keys[$0] < keys[$1] }
-            .map { records[$0] }
+        return positions.map { members[$0].record! }
     }
 }
