@@ -44,16 +44,20 @@ public struct HostFormat: Sendable {
         if layout == .json {
             return ((try? JSONCoding.encodeString(instances)) ?? "[]") + "\n"
         }
-        // Appended as they come: `joined(separator:)` ran unspecialized, ~600 instructions a host.
-        let separator = layout == .csv ? "," : "\n"
-        var seen = Set<String>(minimumCapacity: instances.count), output = ""
-        for instance in instances {
-            let entry = try template.render(instance)
+        // The text's bytes appended as they come, made a String once: `joined(separator:)` ran
+        // unspecialized (~600 instructions a host), and appending to a String ~350 per entry.
+        // Read by position: `for instance in instances` copied every record.
+        let separator = layout == .csv ? UInt8(ascii: ",") : UInt8(ascii: "\n")
+        var seen = Set<String>(minimumCapacity: instances.count), output: [UInt8] = []
+        for index in instances.indices {
+            let entry = try template.render(instances[index])
             guard seen.insert(entry).inserted else { continue }
-            if seen.count > 1 { output += separator }
-            output += entry
+            if seen.count > 1 { output.append(separator) }
+            output.append(contentsOf: entry.utf8)
         }
-        return seen.isEmpty ? "" : output + "\n"
+        guard !seen.isEmpty else { return "" }
+        output.append(UInt8(ascii: "\n"))
+        return String(decoding: output, as: UTF8.self)
     }
 }
 
