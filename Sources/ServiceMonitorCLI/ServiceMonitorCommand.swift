@@ -30,8 +30,9 @@ extension ServiceMonitorCommand {
     /// `--version` and a sixth of a `hosts` (12 M instructions). It skips the check for a root
     /// command with a super-command name, which every subcommand has: so a command line that
     /// names a subcommand first, and asks nothing ArgumentParser answers itself (help, version,
-    /// completions, dump-help), is parsed with that subcommand as the root — the same
-    /// definitions, values, errors and usage lines. Any other goes through this root.
+    /// completions, dump-help), is parsed with that subcommand as the root: the same
+    /// definitions, values and error line (only ArgumentParser's closing hint, never printed,
+    /// reads "See 'hosts --help'"). Any other goes through this root.
     static func parse(_ arguments: [String]) async throws -> any ParsableCommand {
         if let subcommand = directSubcommand(arguments) {
             return try await subcommand.asyncParseAsRoot(Array(arguments.dropFirst()))
