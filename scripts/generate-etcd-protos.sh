@@ -10,7 +10,9 @@
 #   - protoc-gen-swift and protoc-gen-grpc-swift-2 (how to build them: scripts/protoc-plugins.sh)
 #
 # etcd's protos carry gogoproto and google.api (grpc-gateway) annotations that only matter to Go;
-# they are stripped here so that protoc needs no extra include files.
+# they are stripped here so that protoc needs no extra include files. rpc.proto is then pruned to
+# the RPCs in client_rpcs and the messages they reach (scripts/prune-etcd-proto.py): the admin
+# APIs would add code and conformance records the client never uses.
 set -euo pipefail
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -35,10 +37,26 @@ for rel in etcdserver/etcdserverpb/rpc.proto mvcc/mvccpb/kv.proto auth/authpb/au
         "$src" > "$work/etcd/$rel"
 done
 
+# The RPCs the Etcd module calls; add one here before calling it.
+client_rpcs=(
+    KV.Range KV.Put KV.DeleteRange KV.Txn
+    Watch.Watch
+    Lease.LeaseGrant Lease.LeaseRevoke Lease.LeaseKeepAlive Lease.LeaseTimeToLive
+    Maintenance.Status
+    Auth.Authenticate
+)
+python3 "$repo_root/scripts/prune-etcd-proto.py" "$work/etcd/etcdserver/etcdserverpb/rpc.proto" "${client_rpcs[@]}"
+
 mkdir -p "$out_dir"
 rm -f "$out_dir"/*.swift
 
-protos=(etcd/etcdserver/etcdserverpb/rpc.proto etcd/mvcc/mvccpb/kv.proto etcd/auth/authpb/auth.proto)
+# rpc.proto and the files it still imports.
+protos=(etcd/etcdserver/etcdserverpb/rpc.proto)
+for rel in mvcc/mvccpb/kv.proto auth/authpb/auth.proto; do
+    if grep -q "^import \"etcd/$rel\";" "$work/etcd/etcdserver/etcdserverpb/rpc.proto"; then
+        protos+=("etcd/$rel")
+    fi
+done
 
 protoc --proto_path="$work" \
     --plugin=protoc-gen-swift="$swift_plugin" \

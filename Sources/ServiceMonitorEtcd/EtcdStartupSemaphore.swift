@@ -107,13 +107,28 @@ public struct EtcdStartupTicket: StartupTicket {
     public func waitForSlot(slots: Int, leaseTimeout: Duration, report: @escaping @Sendable (StartupQueueReport) async -> Void) async throws {
         var lastReport: WaitReport?
         var failedPromotions = 0
+        var holderLeft = false
         while true {
             try Task.checkCancellation()
+            // Woken because a holder left, the head of the queue is nearly always admitted: its
+            // holder lease is granted while the queue is read instead of after, one round trip
+            // off the hand-off. A lease the read shows is not needed is revoked; one left by an
+            // error binds nothing and runs out.
+            async let earlyLease: Int64? = holderLeft ? (try? store.grantLease(ttl: leaseTimeout)) : nil
             let snapshot = StartupSnapshot(listing: try await store.list(prefix: layout.startup(label)), layout: layout, label: label)
-            switch snapshot.decision(for: queueKey, slots: slots) {
+            let decision = snapshot.decision(for: queueKey, slots: slots)
+            let granted = await earlyLease
+            holderLeft = false
+            if case .promote = decision {} else if let granted {
+                try? await store.revokeLease(granted)
+            }
+            switch decision {
             case .promote(let queueCreateRevision, let admissionsVersion):
                 do {
-                    if try await promote(leaseTimeout: leaseTimeout, queueCreateRevision: queueCreateRevision, admissionsVersion: admissionsVersion) {
+                    if try await promote(
+                        leaseTimeout: leaseTimeout, queueCreateRevision: queueCreateRevision, admissionsVersion: admissionsVersion,
+                        granted: granted
+                    ) {
                         return
                     }
                     // Someone else was admitted since the read: read again.
@@ -134,6 +149,7 @@ public struct EtcdStartupTicket: StartupTicket {
                 lastReport = try await self.report(snapshot, after: lastReport, to: report)
                 try await untilDeleted(in: .prefix(layout.startupHolders(label)), after: snapshot.revision)
                 logWake("a holder left")
+                holderLeft = true
             case .waitForPredecessor(let key):
                 lastReport = try await self.report(snapshot, after: lastReport, to: report)
                 try await untilDeleted(in: .key(key), after: snapshot.revision)
@@ -148,12 +164,20 @@ public struct EtcdStartupTicket: StartupTicket {
     /// When the transaction fails, its outcome may be unknown (the member — the leader, say —
     /// died with it in flight), so a linearizable read settles it: our holder key on our lease
     /// means promoted; otherwise it was not applied and ``PromotionNotApplied`` is thrown.
-    private func promote(leaseTimeout: Duration, queueCreateRevision: Int64, admissionsVersion: Int64) async throws -> Bool {
-        // Granted now, not earlier: the slot's lifetime starts when it is taken. A failed grant
-        // changes nothing that matters (a lease granted anyway binds nothing and runs out).
+    ///
+    /// `granted` is a holder lease granted with the read (see ``waitForSlot``); without one, it
+    /// is granted here.
+    private func promote(leaseTimeout: Duration, queueCreateRevision: Int64, admissionsVersion: Int64, granted: Int64?) async throws -> Bool {
+        // Granted now (or with the read just made), not earlier: the slot's lifetime starts when
+        // it is taken. A failed grant changes nothing that matters (a lease granted anyway binds
+        // nothing and runs out).
         let holderLease: Int64
         do {
-            holderLease = try await store.grantLease(ttl: leaseTimeout)
+            if let granted {
+                holderLease = granted
+            } else {
+                holderLease = try await store.grantLease(ttl: leaseTimeout)
+            }
         } catch is CancellationError {
             throw CancellationError()
         } catch {

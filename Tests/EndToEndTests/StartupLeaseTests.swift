@@ -225,6 +225,17 @@ struct StartupLeaseTests {
                     waiters[1].lines(containing: "SERVICE_MONITOR_QUEUE_POSITION=0").count == 1
                 }
                 #expect(waiters[1...].allSatisfy { $0.isRunning })
+                // w-0's holder lease was granted while it read the queue after the wake-up; the
+                // one it holds by must be that one, with no other left behind. Every lease but
+                // a holder's is a queue entry's, of 9 s.
+                let leaseIDs = try await cluster.etcdctl(["lease", "list"])
+                    .split(separator: "\n").dropFirst().compactMap { Int64($0, radix: 16) }
+                var longLived: [Int64] = []
+                for id in leaseIDs where try await client.leaseTimeToLive(id).ttl > 9 {
+                    longLived.append(id)
+                }
+                let held = try #require(try await client.range(.key(lease.holderKey("w-0"))).kvs.first)
+                #expect(longLived == [held.lease], "leases: \(leaseIDs)")
             }
         }
     }
