@@ -14,11 +14,10 @@ public struct EtcdInstanceRegistry: InstanceRegistry {
 
     /// One linearizable range read, each record decoded where the answer holds it.
     public func instances(of label: Label, keeping fields: InstanceRecord.Fields) async throws -> [InstanceRecord] {
-        let listed = try await store.list(prefix: layout.instances(label)) { kv -> InstanceSet.Member? in
-            let member = InstanceSet.Member(key: String(decoding: kv.key, as: UTF8.self), order: kv.createRevision, value: kv.value, keeping: fields)
-            return member.isRecord ? member : nil
+        let listed = try await store.list(prefix: layout.instances(label)) { kv -> InstanceSet.Listed? in
+            (try? InstanceRecord.decode(kv.value, keeping: fields)).map { InstanceSet.Listed(order: kv.createRevision, record: $0) }
         }
-        return InstanceSet.all(of: listed)
+        return InstanceSet.all(ofListing: listed)
     }
 
     /// A listing, then a watch from its revision that resumes after member loss; a compacted

@@ -37,4 +37,22 @@ struct InstanceSetTests {
         }
         #expect(ids == expected)
     }
+
+    /// A one-shot listing comes in key order, as etcd lists: its ties go by position and must
+    /// come out as the set's, which compares keys.
+    @Test func aListingInKeyOrderSortsAsTheSetDoes() throws {
+        var set = InstanceSet()
+        var listing: [(key: String, order: Int64, value: [UInt8])] = []
+        for index in 0..<2_000 {
+            // Ten to a revision, registered in an order unlike the keys' (shuffled revisions).
+            let id = "i\(index)", order = Int64((index * 7919) % 2_000 / 10)
+            listing.append((key: "/p/web/instances/\(id)", order: order, value: value(id, index % 5 == 0 ? "down" : "up")))
+            set.put(key: "/p/web/instances/\(id)", order: order, value: listing[index].value)
+        }
+        listing.sort { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }
+        let listed = try listing.map { InstanceSet.Listed(order: $0.order, record: try InstanceRecord.decode($0.value)) }
+        let sorted = InstanceSet.all(ofListing: listed)
+        #expect(sorted.map(\.serviceID) == set.all.map(\.serviceID))
+        #expect(Set(sorted.map(\.serviceID)).count == 2_000)
+    }
 }

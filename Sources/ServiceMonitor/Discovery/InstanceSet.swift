@@ -5,25 +5,17 @@
 public struct InstanceSet: Sendable {
     /// One instance, its record decoded once when it arrives, so following a label of
     /// thousands of instances does not decode every record again on each change.
-    public struct Member: Sendable {
+    struct Member: Sendable {
         let key: String
         let order: Int64
         /// nil when the value does not decode (written by something else).
         let record: InstanceRecord?
-
-        /// The instance stored under `key`, its record read for `keeping`.
-        public init(key: String, order: Int64, value: UnsafeRawBufferPointer, keeping: InstanceRecord.Fields) {
-            self.init(key: key, order: order, record: try? InstanceRecord.decode(value, keeping: keeping))
-        }
 
         init(key: String, order: Int64, record: InstanceRecord?) {
             self.key = key
             self.order = order
             self.record = record
         }
-
-        /// Whether the value decoded as a record.
-        public var isRecord: Bool { record != nil }
     }
 
     private var members: [String: Member] = [:]
@@ -50,10 +42,26 @@ public struct InstanceSet: Sendable {
     /// The instances that are up, oldest registration first.
     public var up: [InstanceRecord] { Self.sorted(members.values) { $0.record?.state == .up } }
 
-    /// What ``all`` of a set of `listed` would be (each key once, as in a listing), without
-    /// building the set: for one read that is not followed by changes.
-    public static func all(of listed: [Member]) -> [InstanceRecord] {
-        sorted(listed) { $0.record != nil }
+    /// One record of a listing that is read once (``all(ofListing:)``): no key, since the
+    /// listing's own order breaks ties.
+    public struct Listed: Sendable {
+        let order: Int64
+        let record: InstanceRecord
+
+        public init(order: Int64, record: InstanceRecord) {
+            self.order = order
+            self.record = record
+        }
+    }
+
+    /// What ``all`` would be for a listing in key order (as etcd lists), without building the
+    /// set: for one read that is not followed by changes. Ties go by position, which is key
+    /// order; no key string is built or compared (a listing written 100 records to a
+    /// transaction has ties everywhere).
+    public static func all(ofListing listed: [Listed]) -> [InstanceRecord] {
+        var positions = Array(listed.indices)
+        positions.sort { a, b in listed[a].order != listed[b].order ? listed[a].order < listed[b].order : a < b }
+        return positions.map { listed[$0].record }
     }
 
     /// Sorts the positions of the members that pass, reading order and key where each member
