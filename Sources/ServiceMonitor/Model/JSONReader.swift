@@ -321,7 +321,15 @@ enum JSONReader {
                     let word = UnsafeRawPointer(base + index).loadUnaligned(as: UInt64.self)
                     let quotes = word ^ (ones &* UInt64(UInt8(ascii: "\""))), backslashes = word ^ (ones &* UInt64(UInt8(ascii: "\\")))
                     let stops = (quotes &- ones) & ~quotes | (backslashes &- ones) & ~backslashes | (word &- ones &* 0x20) & ~word
-                    if stops & highs != 0 { break }
+                    let found = stops & highs
+                    if found != 0 {
+                        // The lowest flagged byte is the first stop (a borrow can flag bytes
+                        // above a real one, never below): step to it, keeping the bytes before.
+                        let before = found.trailingZeroBitCount / 8
+                        wordBits |= word & ((1 &<< UInt64(before * 8)) &- 1)
+                        index += before
+                        break
+                    }
                     wordBits |= word
                     index += 8
                 }
