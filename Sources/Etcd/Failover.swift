@@ -52,7 +52,7 @@ extension EtcdClient {
                 if kind == .write && !self.pool.hasAnswered(connection) {
                     try await self.probe(connection, metadata: metadata, options: self.setupOptions(connection, deadline))
                 }
-                var options = CallOptions.defaults
+                var options = Self.requestOptions
                 let remaining = clock.now.duration(to: deadline)
                 options.timeout = self.attemptTimeout(kind: kind, connection: connection, remaining: remaining)
                 writeSent = kind == .write
@@ -129,6 +129,16 @@ extension EtcdClient {
         }
         self.pool.recordSuccess(connection)
     }
+
+    /// Options every request starts from. gRPC refuses an answer over 4 MiB by default, which a
+    /// page of large values can be; like etcd's own client, accept up to 2 GiB. (The transport
+    /// applies `maxRequestMessageBytes` to the messages a client receives, so both are set.)
+    static let requestOptions: CallOptions = {
+        var options = CallOptions.defaults
+        options.maxRequestMessageBytes = Int(Int32.max)
+        options.maxResponseMessageBytes = Int(Int32.max)
+        return options
+    }()
 
     /// Options for the steps before the request itself (authentication, probe): a member that
     /// has not answered yet gets at most `dialTimeout`.

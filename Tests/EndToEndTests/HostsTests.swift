@@ -82,6 +82,35 @@ struct HostsTests {
         }
     }
 
+    /// A fleet whose records outgrow gRPC's default limit on one answer (4 MiB; 20 000 records of
+    /// ~280 bytes are 5.6 MB) is listed whole, in registration order.
+    @Test func listsAFleetLargerThanOneAnswer() async throws {
+        try await EtcdCluster.with(members: 1) { cluster in
+            try await withEtcdClient(.init(endpoints: cluster.clientURLs)) { client in
+                let label = uniqueLabel("big")
+                let count = 20_000
+                func host(_ index: Int) -> String { "10.\(index >> 16).\((index >> 8) & 255).\(index & 255)" }
+                // 125 to a transaction, one revision each, so within one the key order decides; 160
+                // requests stay below the ~200 a connection answers in quick succession (see the
+                // Etcd module in docs/architecture.md).
+                for batch in stride(from: 0, to: count, by: 125) {
+                    let puts = (batch..<(batch + 125)).map { index in
+                        let id = "n-" + String(repeating: "0", count: 5 - String(index).count) + String(index)
+                        let state = index % 10 == 3 ? "down" : "up"
+                        let record = #"{"service_id":"\#(id)","host":"\#(host(index))","state":"\#(state)","since":"2026-01-01T00:00:00.000Z","detail":"HTTP 200 in 1 ms","info":{"name":"\#(id)","transport_port":9300,"zone":"eu-west-1a"}}"#
+                        return TxnOperation.put("/service-monitor/\(label.lowercased())/instances/\(id)", record)
+                    }
+                    _ = try await client.txn(if: [], then: puts)
+                }
+                let expected = (0..<count).filter { $0 % 10 != 3 }.map(host)
+                let listing = try await hosts(cluster, ["--label", label, "--format", "lines"])
+                #expect(listing.status == 0, "\(listing.standardError)")
+                #expect(listing.standardOutput == expected.joined(separator: "\n") + "\n")
+                #expect(try await hosts(cluster, ["--label", label, "--min", "\(expected.count)"]).status == 0)
+            }
+        }
+    }
+
     @Test func waitBlocksUntilEnoughAreUpDrivenByTheWatch() async throws {
         try await EtcdCluster.with(members: 1) { cluster in
             try await withEtcdClient(.init(endpoints: cluster.clientURLs)) { client in

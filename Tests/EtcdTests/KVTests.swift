@@ -37,6 +37,18 @@ struct KVTests {
         }
     }
 
+    /// gRPC's default 4 MiB limit on one answer does not apply: five values of 1 MiB in one answer.
+    @Test func anAnswerOverFourMiBIsRead() async throws {
+        try await EtcdCluster.with(members: 1) { cluster in
+            try await withClient(cluster) { client in
+                let value = [UInt8](repeating: 0x61, count: 1 << 20)
+                for index in 0..<5 { try await client.put("/large/\(index)", value: value) }
+                let listing = try await client.range(.prefix("/large/"))
+                #expect(listing.kvs.count == 5 && listing.kvs.allSatisfy { $0.value == value })
+            }
+        }
+    }
+
     @Test func rangeByPrefixWithOptions() async throws {
         try await EtcdCluster.with(members: 1) { cluster in
             try await withClient(cluster) { client in
