@@ -35,13 +35,13 @@ extension ServiceMonitorCommand {
         } catch {
             exitForParseError(error, arguments: arguments)
         }
+        // Start-up is over: its relocation and unwind tables need not count towards the peak
+        // resident set a command reaches next (nor stay mapped for as long as `watch` runs).
+        LoadedImage.releaseStartupPages()
         // Every command but `watch` and `run` is one etcd connection: one event-loop thread serves
         // it, and starting one per core cost a one-shot `hosts` ~9% of its wall time.
         // (Those two also run the health checks on the singleton group; they keep one per core.)
-        if command is WatchCommand || command is RunCommand {
-            // What stays mapped for as long as they run: not the relocations applied before main.
-            LoadedImage.releaseRelocationTable()
-        } else {
+        if !(command is WatchCommand || command is RunCommand) {
             NIOSingletons.groupLoopCountSuggestion = 1
         }
         do {

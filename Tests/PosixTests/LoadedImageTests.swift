@@ -3,27 +3,43 @@ import Foundation
 import Testing
 import TestSupport
 
-/// `watch` and `run` give back the relocation table's pages; this process's own table stands in.
-@Suite("The loaded image's relocation table", .tags(.fast))
+/// Every command gives back the pages only start-up reads; this process's own tables stand in.
+@Suite("The loaded image's start-up pages", .tags(.fast))
 struct LoadedImageTests {
-    @Test func findsTheTableReadelfListsAndReleasesItsPages() async throws {
-        let table = try #require(LoadedImage.relocationTable())
-        // The same place and size as the .rela.dyn section of this executable's file.
+    @Test func findsTheTablesReadelfListsAndReleasesTheirPages() async throws {
+        let relocations = try #require(LoadedImage.relocationTable())
+        let unwind = try #require(LoadedImage.unwindTables())
+        // The same places and sizes as the sections of this executable's file: .rela.dyn, and
+        // .eh_frame followed by its index .eh_frame_hdr.
         let executable = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
-        let sections = try await Command.run("readelf", ["--section-headers", "--wide", executable])
-        let line = try #require(sections.standardOutput.split(separator: "\n").first { $0.contains(" .rela.dyn ") })
-        let fields = line.split(separator: "]").last!.split(separator: " ")
-        let address = try #require(UInt(fields[2], radix: 16)), size = try #require(UInt(fields[4], radix: 16))
-        #expect(table.length == size)
-        #expect(table.start - address == Self.loadAddress(of: executable))
+        let sections = try await Self.sections(of: executable)
+        let loadAddress = Self.loadAddress(of: executable)
+        let relaDyn = try #require(sections[".rela.dyn"])
+        #expect(relocations == LoadedImage.Span(start: loadAddress + relaDyn.start, length: relaDyn.length))
+        let frames = try #require(sections[".eh_frame"]), index = try #require(sections[".eh_frame_hdr"])
+        #expect(frames.start + frames.length <= index.start)
+        #expect(unwind == LoadedImage.Span(start: loadAddress + frames.start, length: index.start + index.length - frames.start))
 
-        // The dynamic linker read every page of it; afterwards none is mapped.
+        // The dynamic linker read every page of the relocations, and the main thread's exit some
+        // of the unwind tables; afterwards none is mapped.
         let page = UInt(sysconf(Int32(_SC_PAGESIZE)))
-        let inner = ((table.start + page - 1) & ~(page - 1))..<((table.start + table.length) & ~(page - 1))
-        try #require(inner.count >= Int(page), "the table is smaller than a page")
-        #expect(try Self.mappedPages(inner, page: page) > 0)
-        LoadedImage.releaseRelocationTable()
-        #expect(try Self.mappedPages(inner, page: page) == 0)
+        let inner = [relocations, unwind].map { (($0.start + page - 1) & ~(page - 1))..<(($0.start + $0.length) & ~(page - 1)) }
+        for span in inner { try #require(span.count >= Int(page), "a table is smaller than a page") }
+        #expect(try inner.map { try Self.mappedPages($0, page: page) }.allSatisfy { $0 > 0 })
+        LoadedImage.releaseStartupPages()
+        #expect(try inner.map { try Self.mappedPages($0, page: page) } == [0, 0])
+    }
+
+    /// Address and size of each section of `executable`, from readelf.
+    private static func sections(of executable: String) async throws -> [String: LoadedImage.Span] {
+        let listing = try await Command.run("readelf", ["--section-headers", "--wide", executable])
+        var sections: [String: LoadedImage.Span] = [:]
+        for line in listing.standardOutput.split(separator: "\n") where line.contains("]") {
+            let fields = line.split(separator: "]").last!.split(separator: " ")
+            guard fields.count > 4, let address = UInt(fields[2], radix: 16), let size = UInt(fields[4], radix: 16) else { continue }
+            sections[String(fields[0])] = LoadedImage.Span(start: address, length: size)
+        }
+        return sections
     }
 
     /// Where the executable's first mapping starts (its file offset 0), from /proc/self/maps.
