@@ -409,6 +409,11 @@ class Bench:
             self.row("1. discovery", f"`hosts` against the jq pipeline, {size} instances",
                      ms(medians["hosts"][size]), f"{ms(medians['jq'][size])} (etcdctl get --print-value-only \\| jq \\| paste)",
                      f"ratio {jq_ratio:.2f} ≤ 0.5", jq_ratio <= 0.5)
+            if size == max(self.SIZES):
+                peak, reference_peak = statistics.median(rss["hosts"]), statistics.median(rss["keys-only"])
+                self.row("1. discovery", f"`hosts` peak RSS, {size} instances (median of 5)", f"{peak / 1024:.1f} MiB",
+                         f"{reference_peak / 1024:.1f} MiB (etcdctl get --prefix --keys-only)",
+                         f"ratio {peak / reference_peak:.2f} ≤ 1.0", peak <= reference_peak)
             self.details.append(
                 f"**Discovery, {size} instances**, {runs} rotating rounds: service-monitor hosts "
                 f"median {ms(medians['hosts'][size])} (min {ms(min(walls['hosts']))}, max {ms(max(walls['hosts']))}), "

@@ -130,9 +130,9 @@ extension EtcdClient {
         self.pool.recordSuccess(connection)
     }
 
-    /// Options every request starts from. gRPC refuses an answer over 4 MiB by default, which a
-    /// page of large values can be; like etcd's own client, accept up to 2 GiB. (The transport
-    /// applies `maxRequestMessageBytes` to the messages a client receives, so both are set.)
+    /// Options every request starts from. gRPC refuses an answer over 4 MiB by default, which the
+    /// listing of ~15 000 records outgrows; like etcd's own client, accept up to 2 GiB. (The
+    /// transport applies `maxRequestMessageBytes` to the messages a client receives, so both are set.)
     static let requestOptions: CallOptions = {
         var options = CallOptions.defaults
         options.maxRequestMessageBytes = Int(Int32.max)

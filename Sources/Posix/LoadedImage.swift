@@ -79,8 +79,8 @@ public enum LoadedImage {
                 return Span(start: indexStart, length: indexEnd - indexStart)
             }
             let frames = UInt(bitPattern: Int(bitPattern: indexStart + 4) + Int(index.loadUnaligned(fromByteOffset: 4, as: Int32.self)))
-            // gold and lld put .eh_frame right before its index, so the span covers both; where
-            // it comes after (GNU ld), its end is unknown and only the index is given back.
+            // gold puts .eh_frame right before its index, so the span covers both; where it comes
+            // after (GNU ld), its end is unknown and only the index is given back.
             let start = min(frames, indexStart)
             return Span(start: start, length: indexEnd - start)
         }
