@@ -1,3 +1,4 @@
+import Etcd
 import Foundation
 import Testing
 import TestSupport
@@ -31,6 +32,35 @@ struct BinaryFootprintTests {
                 FoundationEssentials would do?); `swift demangle` names them: \(used.prefix(8).joined(separator: " "))
                 """
             )
+        }
+    }
+
+    /// A running `watch` keeps none of the pages only its start-up read: the relocation table
+    /// and the unwind tables its main thread's exit walked (`LoadedImage.releaseStartupPages`).
+    @Test func aRunningWatchKeepsNoPageOnlyStartUpRead() async throws {
+        try await EtcdCluster.with(members: 1) { cluster in
+            try await withEtcdClient(.init(endpoints: cluster.clientURLs)) { client in
+                let service = try await StandIn()
+                let label = uniqueLabel("pages")
+                let watch = try MonitorProcess([
+                    "watch", "--endpoints", cluster.clientURLs[0], "--label", label, "--service-id", "p-1",
+                    "--monitor-url", service.url, "--interval", "300ms", "--timeout", "200ms", "--host-ip", "127.0.0.1",
+                    "--log-target", "console",
+                ])
+                _ = try await client.waitForRecord("/service-monitor/\(label.lowercased())/instances/p-1", "up") { $0?.state == "up" }
+
+                let binary = try BuildProducts.executable(named: "service-monitor")
+                let sections = try await MappedImage.sections(of: binary)
+                let pid = watch.process.processIdentifier
+                let loadAddress = try MappedImage.loadAddress(of: binary, in: pid)
+                for (from, to) in [(".rela.dyn", ".rela.dyn"), (".eh_frame", ".eh_frame_hdr")] {
+                    let start = try #require(sections[from]).lowerBound, end = try #require(sections[to]).upperBound
+                    let pages = MappedImage.innerPages(of: (loadAddress + start)..<(loadAddress + end))
+                    try #require(!pages.isEmpty, "\(from) is smaller than a page")
+                    #expect(try MappedImage.mappedPages(pages, of: pid) == 0, "\(from) to \(to) of the running watch")
+                }
+                #expect(try await watch.terminate() == 0)
+            }
         }
     }
 

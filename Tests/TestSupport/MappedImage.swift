@@ -1,0 +1,54 @@
+public import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Where an executable's sections lie and which of their pages a process has mapped: for the
+/// tests of what a process gives back once started.
+public enum MappedImage {
+    /// Where each section of `file` lies before loading (its address and size, from readelf).
+    public static func sections(of file: String) async throws -> [String: Range<UInt>] {
+        let listing = try await Command.run("readelf", ["--section-headers", "--wide", file])
+        guard listing.status == 0 else { throw CommandError(description: "readelf \(file): \(listing)") }
+        var sections: [String: Range<UInt>] = [:]
+        for line in listing.standardOutput.split(separator: "\n") where line.contains("]") {
+            let fields = line.split(separator: "]").last!.split(separator: " ")
+            guard fields.count > 4, let address = UInt(fields[2], radix: 16), let size = UInt(fields[4], radix: 16) else { continue }
+            sections[String(fields[0])] = address..<(address + size)
+        }
+        return sections
+    }
+
+    /// Where process `pid` mapped `file`'s start (its file offset 0), from /proc/PID/maps.
+    public static func loadAddress(of file: String, in pid: pid_t = getpid()) throws -> UInt {
+        let maps = try String(contentsOfFile: "/proc/\(pid)/maps", encoding: .utf8)
+        let line = maps.split(separator: "\n").first { $0.hasSuffix(file) && $0.split(separator: " ")[2] == "00000000" }
+        guard let address = line.flatMap({ UInt($0.split(separator: "-")[0], radix: 16) }) else {
+            throw CommandError(description: "\(file) is not mapped by process \(pid)")
+        }
+        return address
+    }
+
+    /// The whole pages within `range`: the ones at its ends also hold what lies around it.
+    public static func innerPages(of range: Range<UInt>) -> Range<UInt> {
+        let page = UInt(sysconf(Int32(_SC_PAGESIZE)))
+        return ((range.lowerBound + page - 1) & ~(page - 1))..<(range.upperBound & ~(page - 1))
+    }
+
+    /// How many of the pages in `range` process `pid` has mapped (bit 63 of /proc/PID/pagemap).
+    public static func mappedPages(_ range: Range<UInt>, of pid: pid_t = getpid()) throws -> Int {
+        let page = UInt(sysconf(Int32(_SC_PAGESIZE)))
+        let pagemap = try FileHandle(forReadingFrom: URL(fileURLWithPath: "/proc/\(pid)/pagemap"))
+        defer { try? pagemap.close() }
+        var mapped = 0
+        for address in stride(from: range.lowerBound, to: range.upperBound, by: Int(page)) {
+            try pagemap.seek(toOffset: UInt64(address / page) * 8)
+            guard let entry = try pagemap.read(upToCount: 8), entry.count == 8 else {
+                throw CommandError(description: "no pagemap entry for \(address) in process \(pid)")
+            }
+            if entry.withUnsafeBytes({ $0.loadUnaligned(as: UInt64.self) }) >> 63 == 1 { mapped += 1 }
+        }
+        return mapped
+    }
+}
