@@ -80,7 +80,7 @@ private struct WireReader {
                 response.header = header
             case (2, 2):
                 guard let kv = message({ reader in reader.keyValue() }) else { return nil }
-                if let entry = read(kv) { response.entries.append(entry) }
+                if let entry = read(kv) { response.entries.append(consume entry) }
             case (3, 0):
                 guard let more = varint() else { return nil }
                 response.more = more != 0

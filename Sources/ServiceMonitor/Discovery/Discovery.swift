@@ -10,7 +10,11 @@ public struct Discovery<Registry: InstanceRegistry>: Sendable {
 
     /// One linearizable read; fields outside `fields` may be left empty.
     public func current(keeping fields: InstanceRecord.Fields = .all) async throws -> [InstanceRecord] {
-        try await registry.instances(of: label, keeping: fields).filter { $0.state == .up }
+        // In place: a filtered copy retained every record that is up, grew its array by
+        // doubling, then released the whole listing.
+        var instances = try await registry.instances(of: label, keeping: fields)
+        instances.removeAll { $0.state != .up }
+        return instances
     }
 
     /// Calls `body` with the instances that are up now and again after every change of that

@@ -95,12 +95,13 @@ public struct InstanceRecord: Sendable, Hashable, Encodable {
             }
         }
         try members.finish()
-        guard let serviceID = fields.serviceID else { throw NotARecord(field: CodingKeys.serviceID.rawValue) }
-        guard let host = fields.host else { throw NotARecord(field: CodingKeys.host.rawValue) }
+        // Taken, not copied: a copy retained each string only to release it with `fields`.
+        guard let serviceID = fields.serviceID.take() else { throw NotARecord(field: CodingKeys.serviceID.rawValue) }
+        guard let host = fields.host.take() else { throw NotARecord(field: CodingKeys.host.rawValue) }
         guard let state = fields.state else { throw NotARecord(field: CodingKeys.state.rawValue) }
-        guard let since = fields.since else { throw NotARecord(field: CodingKeys.since.rawValue) }
-        guard let detail = fields.detail else { throw NotARecord(field: CodingKeys.detail.rawValue) }
-        guard let info = fields.info else { throw NotARecord(field: CodingKeys.info.rawValue) }
+        guard let since = fields.since.take() else { throw NotARecord(field: CodingKeys.since.rawValue) }
+        guard let detail = fields.detail.take() else { throw NotARecord(field: CodingKeys.detail.rawValue) }
+        guard let info = fields.info.take() else { throw NotARecord(field: CodingKeys.info.rawValue) }
         return InstanceRecord(serviceID: serviceID, host: host, state: state, since: since, detail: detail, info: info)
     }
 
