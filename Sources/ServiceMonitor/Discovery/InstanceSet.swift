@@ -59,8 +59,8 @@ public struct InstanceSet: Sendable {
     /// order; no key string is built or compared (a listing written 100 records to a
     /// transaction has ties everywhere).
     public static func all(ofListing listed: [Listed]) -> [InstanceRecord] {
-        // The orders apart: compared through the listing, each comparison copied (retained and
-        // released) the records themselves, ~10% of a `hosts` of 10 000.
+        // The orders in an array of their own, which the comparisons read without reaching
+        // through the entries and their records.
         let orders = listed.map(\.order)
         var positions = Array(listed.indices)
         positions.sort { a, b in orders[a] != orders[b] ? orders[a] < orders[b] : a < b }
