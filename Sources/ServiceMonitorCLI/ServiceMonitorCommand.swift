@@ -1,4 +1,5 @@
 public import ArgumentParser
+import ServiceMonitor
 
 /// `service-monitor`: the root command.
 public struct ServiceMonitorCommand: AsyncParsableCommand {
@@ -11,8 +12,15 @@ public struct ServiceMonitorCommand: AsyncParsableCommand {
         commandName: name,
         abstract: "Monitor a clustered service, publish which instances are healthy, and start instances one at a time — with etcd v3 or AWS DynamoDB as the shared store.",
         version: ServiceMonitorVersion.current,
-        subcommands: [WatchCommand.self, HostsCommand.self, AcquireLeaseCommand.self, ReleaseLeaseCommand.self, RunCommand.self, StatusCommand.self, CreateTableCommand.self]
+        subcommands: subcommands.map { $0 }
     )
+
+    /// The subcommands, typed as what ``parse(_:)`` runs, so choosing one needs no dynamic cast
+    /// (whose first check of a type scans every conformance record of the binary).
+    static let subcommands: [any AsyncParsableCommand.Type] = [
+        WatchCommand.self, HostsCommand.self, AcquireLeaseCommand.self, ReleaseLeaseCommand.self, RunCommand.self,
+        StatusCommand.self, CreateTableCommand.self,
+    ]
 
     public init() {}
 }
@@ -43,13 +51,12 @@ extension ServiceMonitorCommand {
     /// The subcommand ``parse(_:)`` takes as the root for `arguments`, or `nil` for this root.
     static func directSubcommand(_ arguments: [String]) -> (any AsyncParsableCommand.Type)? {
         guard let first = arguments.first,
-              let subcommand = configuration.subcommands.first(where: { $0.configuration.commandName == first }),
-              let asyncSubcommand = subcommand as? any AsyncParsableCommand.Type,
+              let subcommand = subcommands.first(where: { $0.configuration.commandName == first }),
               subcommand.configuration._superCommandName == name
         else { return nil }
         // After `--` every argument is a value (run's COMMAND), never a flag.
         let options = arguments.dropFirst().prefix { $0 != "--" }
-        return options.contains(where: mayAskArgumentParserItself) ? nil : asyncSubcommand
+        return options.contains(where: mayAskArgumentParserItself) ? nil : subcommand
     }
 
     /// Whether `argument` could be one of ArgumentParser's own: `help`, `-h` (alone or among
@@ -62,6 +69,6 @@ extension ServiceMonitorCommand {
         // Short flags, clustered or not, and negative numbers: the subcommands define no short
         // names of their own, so these are ArgumentParser's or errors.
         guard argument.hasPrefix("--") else { return true }
-        return ["help", "version", "completion", "dump"].contains { argument.contains($0) }
+        return ["help", "version", "completion", "dump"].contains { argument.firstRange(ofBytes: $0) != nil }
     }
 }

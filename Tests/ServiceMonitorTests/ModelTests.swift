@@ -93,6 +93,27 @@ struct ValueTests {
     }
 }
 
+@Suite("Searching text by its bytes", .tags(.fast))
+struct ByteSearchTests {
+    @Test(arguments: [
+        ("http://x", "://"), ("--generate-completion-script", "completion"), ("--help", "help"), ("aaab", "aab"),
+        ("ab", "abc"), ("", "x"), ("x", ""), ("héllo://é", "://"), ("héllo", "llo"), ("no match here", "://"),
+        ("error at line 3 at end", " at "),
+    ])
+    func findsWhatTheStandardLibraryFinds(text: String, word: String) {
+        #expect(text.firstRange(ofBytes: word) == text.firstRange(of: word), "\(text.debugDescription) / \(word.debugDescription)")
+    }
+
+    @Test func searchesOnlyWithinASubstringAndAnswersInItsBaseIndices() throws {
+        let text = "://abc://"
+        let slice = text.dropFirst(3)
+        let found = try #require(slice.firstRange(ofBytes: "://"))
+        #expect(text[found] == "://")
+        #expect(text.distance(from: text.startIndex, to: found.lowerBound) == 6)
+        #expect(slice.dropLast().firstRange(ofBytes: "://") == nil)
+    }
+}
+
 @Suite("Host address", .tags(.fast))
 struct HostAddressTests {
     @Test func flagWinsThenCoreOSVariable() throws {

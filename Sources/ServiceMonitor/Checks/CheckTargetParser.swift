@@ -17,7 +17,7 @@ struct CheckTargetParser {
             let what = bad.properties.isWhitespace ? "whitespace" : "a control character"
             throw self.error(.whitespaceInURL, "contains \(what) \(String(bad).debugDescription) (quote the value, or percent-encode it in the path)")
         }
-        guard let separator = self.input.firstRange(of: "://") else {
+        guard let separator = self.input.firstRange(ofBytes: "://") else {
             throw self.error(.malformedURL, "not a URL, expected scheme://host[:port][/path] (\(Self.example))")
         }
         let kind = try self.parseScheme(String(self.input[..<separator.lowerBound]))

@@ -195,7 +195,7 @@ struct FailureClassifier {
 
     static func reason(fromBoringSSL description: String) -> String {
         var text = Substring(description)
-        if let at = text.firstRange(of: " at ") { text = text[..<at.lowerBound] }
+        if let at = text.firstRange(ofBytes: " at ") { text = text[..<at.lowerBound] }
         guard let reason = text.split(separator: ":").last else { return "" }
         return reason.lowercased().replacingUnderscores()
     }
