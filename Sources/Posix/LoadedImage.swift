@@ -2,20 +2,52 @@ import CPosix
 
 /// The running program's own image, as the dynamic linker mapped it.
 public enum LoadedImage {
-    /// Gives back the pages only start-up reads, which otherwise stay mapped and counted in the
-    /// process's resident set for as long as it runs:
-    /// - the relocation table (`.rela.dyn`, 2.6 MiB), which the dynamic linker applied before `main`;
-    /// - the unwind tables (`.eh_frame_hdr` and `.eh_frame`): an `async` main ends the main thread
-    ///   with libdispatch's `dispatch_main`, whose `pthread_exit` unwinds its stack through them.
-    ///   Where those lookups land depends on the layout; they left 0.7–1.9 MiB mapped.
+    /// Gives back the relocation table (`.rela.dyn`, 2.6 MiB): the dynamic linker applied it
+    /// before `main` and nothing reads it again, yet it stays mapped and counted in the resident
+    /// set for as long as the process runs. Called first thing, so it never adds to a peak.
     ///
-    /// Only pages of segments mapped without write permission are given back: they are the
-    /// file's own, so should anything touch them again (another thread exiting) they are read
+    /// This and the other releases give back only pages of segments mapped without write
+    /// permission: they are the file's own, so should anything touch them again they are read
     /// back in. Best effort: what is not found stays.
-    public static func releaseStartupPages() {
-        guard let image = Image.current else { return }
-        for span in [image.relocationTable, image.unwindTables].compactMap({ $0 }) {
-            image.release(span)
+    public static func releaseRelocationTable() {
+        guard let image = Image.current, let table = image.relocationTable else { return }
+        image.release(table)
+    }
+
+    /// Gives back the unwind tables (`.eh_frame_hdr` and `.eh_frame`): an `async` main ends the
+    /// main thread with libdispatch's `dispatch_main`, whose `pthread_exit` unwinds its stack
+    /// through them. Where those lookups land depends on the layout; they left 0.7–1.9 MiB
+    /// mapped. Called once the command is parsed, by when the main thread is gone.
+    public static func releaseUnwindTables() {
+        guard let image = Image.current, let tables = image.unwindTables else { return }
+        image.release(tables)
+    }
+
+    /// Gives back the pages of the shared libraries' read-only segments (code, symbol and
+    /// relocation tables, constants) that start-up mapped: the dynamic linker reading the
+    /// libraries' tables to bind and relocate them, their initialisers. A running `watch` reads
+    /// few of them again (of libstdc++'s 1.1 MiB, 8 KiB); those it does are read back in, from
+    /// the page cache, which keeps them all. Writable segments, among them the ones made read-only
+    /// after relocation (RELRO), stay.
+    public static func releaseLibraryPages() {
+        var libraries: [Image] = []
+        _ = withUnsafeMutablePointer(to: &libraries) { list in
+            CPosix_dl_iterate_phdr({ info, _, list in
+                guard let info, let list, let name = info.pointee.dlpi_name, name.pointee == UInt8(ascii: "/"),
+                      let headers = info.pointee.dlpi_phdr
+                else { return 0 }  // the program itself (no name) and the vDSO (no file)
+                list.assumingMemoryBound(to: [Image].self).pointee.append(
+                    Image(headers: UnsafeBufferPointer(start: headers, count: Int(info.pointee.dlpi_phnum)), base: UInt(info.pointee.dlpi_addr))
+                )
+                return 0
+            }, list)
+        }
+        // A library with text relocations had its read-only segments written while it was
+        // relocated: those pages are its own copies now, and dropping them would undo that.
+        for library in libraries where !library.hasTextRelocations {
+            for segment in library.headers where segment.p_type == PT_LOAD {
+                library.release(Span(start: library.base + UInt(segment.p_vaddr), length: UInt(segment.p_memsz)))
+            }
         }
     }
 
@@ -49,18 +81,30 @@ public enum LoadedImage {
             return Image(headers: headers, base: headersAddress - UInt(own.p_vaddr))
         }
 
-        var relocationTable: Span? {
+        /// The entries of the dynamic section (empty when there is none).
+        var dynamicEntries: UnsafeBufferPointer<Elf64_Dyn> {
             guard let dynamic = headers.first(where: { $0.p_type == PT_DYNAMIC }),
-                  var entry = UnsafePointer<Elf64_Dyn>(bitPattern: base + UInt(dynamic.p_vaddr))
-            else { return nil }
+                  let first = UnsafePointer<Elf64_Dyn>(bitPattern: base + UInt(dynamic.p_vaddr))
+            else { return UnsafeBufferPointer(start: nil, count: 0) }
+            var count = 0
+            while first[count].d_tag != Int64(DT_NULL) { count += 1 }
+            return UnsafeBufferPointer(start: first, count: count)
+        }
+
+        var hasTextRelocations: Bool {
+            dynamicEntries.contains { entry in
+                entry.d_tag == Int64(DT_TEXTREL) || (entry.d_tag == Int64(DT_FLAGS) && entry.d_un.d_val & UInt64(DF_TEXTREL) != 0)
+            }
+        }
+
+        var relocationTable: Span? {
             var start: UInt?, length: UInt?
-            while entry.pointee.d_tag != Int64(DT_NULL) {
-                switch entry.pointee.d_tag {
-                case Int64(DT_RELA): start = UInt(entry.pointee.d_un.d_ptr)
-                case Int64(DT_RELASZ): length = UInt(entry.pointee.d_un.d_val)
+            for entry in dynamicEntries {
+                switch entry.d_tag {
+                case Int64(DT_RELA): start = UInt(entry.d_un.d_ptr)
+                case Int64(DT_RELASZ): length = UInt(entry.d_un.d_val)
                 default: break
                 }
-                entry += 1
             }
             guard var start, let length, length > 0 else { return nil }
             // glibc rebases the dynamic section's pointers in place; one it did not is an offset.

@@ -29,20 +29,25 @@ extension ServiceMonitorCommand {
     /// Parses, runs, and exits with the documented status; every error is one line, not a page.
     public static func runAsMain(_ arguments: [String] = Array(CommandLine.arguments.dropFirst())) async -> Never {
         if arguments.first == SupervisedChild.launchMarker { becomeChild(arguments) }
+        // What only start-up read need not count towards the peak resident set a command reaches
+        // next, nor stay mapped for as long as `watch` runs.
+        LoadedImage.releaseRelocationTable()
         let command: any ParsableCommand
         do {
             command = try await parse(arguments)
         } catch {
             exitForParseError(error, arguments: arguments)
         }
-        // Start-up is over: its relocation and unwind tables need not count towards the peak
-        // resident set a command reaches next (nor stay mapped for as long as `watch` runs).
-        LoadedImage.releaseStartupPages()
+        LoadedImage.releaseUnwindTables()
         // Every command but `watch` and `run` is one etcd connection: one event-loop thread serves
         // it, and starting one per core cost a one-shot `hosts` ~9% of its wall time.
         // (Those two also run the health checks on the singleton group; they keep one per core.)
         if !(command is WatchCommand || command is RunCommand) {
             NIOSingletons.groupLoopCountSuggestion = 1
+        } else {
+            // They run for months: the libraries' start-up pages would stay mapped all along. (A
+            // one-shot command would only read back the ones it still needs.)
+            LoadedImage.releaseLibraryPages()
         }
         do {
             if var asyncCommand = command as? any AsyncParsableCommand {

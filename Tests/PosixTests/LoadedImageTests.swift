@@ -3,7 +3,7 @@ import Foundation
 import Testing
 import TestSupport
 
-/// Every command gives back the pages only start-up reads; this process's own tables stand in.
+/// Every command gives back the pages only start-up reads; this process's own tables and libraries stand in.
 @Suite("The loaded image's start-up pages", .tags(.fast))
 struct LoadedImageTests {
     @Test func findsTheTablesReadelfListsAndReleasesTheirPages() async throws {
@@ -26,7 +26,25 @@ struct LoadedImageTests {
         let pages = MappedImage.innerPages(of: relocations.start..<(relocations.start + relocations.length))
         try #require(!pages.isEmpty, "the table is smaller than a page")
         #expect(try MappedImage.mappedPages(pages) > 0)
-        LoadedImage.releaseStartupPages()
+        LoadedImage.releaseRelocationTable()
         #expect(try MappedImage.mappedPages(pages) == 0)
+    }
+
+    /// The shared libraries' read-only segments are given back; none of the pages relocation or
+    /// writes changed is (among them RELRO, relocated and then made read-only): they hold the only
+    /// copy of what was written.
+    @Test func releasesTheLibrariesReadOnlyPagesButNoWrittenOne() throws {
+        let mappings = try MappedImage.libraryMappings()
+        let readOnly = mappings.filter { !$0.writable }
+        try #require(!readOnly.isEmpty)
+        let mappedBefore = try readOnly.reduce(0) { try $0 + MappedImage.mappedPages($1.pages) }
+        let writtenBefore = try mappings.reduce(0) { try $0 + MappedImage.privatelyWrittenPages($1.pages) }
+        try #require(writtenBefore > 0)
+        LoadedImage.releaseLibraryPages()
+        // Whatever this process runs meanwhile (the test runner's other tests too) reads some back.
+        let mappedAfter = try readOnly.reduce(0) { try $0 + MappedImage.mappedPages($1.pages) }
+        #expect(mappedAfter < mappedBefore / 2, "\(mappedBefore) pages mapped before, \(mappedAfter) after")
+        let writtenAfter = try mappings.reduce(0) { try $0 + MappedImage.privatelyWrittenPages($1.pages) }
+        #expect(writtenAfter >= writtenBefore, "\(writtenBefore) written pages before, \(writtenAfter) after")
     }
 }

@@ -4,8 +4,8 @@ public import Foundation
 import Glibc
 #endif
 
-/// Where an executable's sections lie and which of their pages a process has mapped: for the
-/// tests of what a process gives back once started.
+/// Where an executable's sections lie and which of their pages (and of its libraries') a process
+/// has mapped: for the tests of what a process gives back once started.
 public enum MappedImage {
     /// Where each section of `file` lies before loading (its address and size, from readelf).
     public static func sections(of file: String) async throws -> [String: Range<UInt>] {
@@ -38,17 +38,42 @@ public enum MappedImage {
 
     /// How many of the pages in `range` process `pid` has mapped (bit 63 of /proc/PID/pagemap).
     public static func mappedPages(_ range: Range<UInt>, of pid: pid_t = getpid()) throws -> Int {
+        try pagemapEntries(range, of: pid).filter { $0 >> 63 == 1 }.count
+    }
+
+    /// How many of the pages in `range` process `pid` has mapped as its own copies, not the file's
+    /// (mapped, bit 61 "file page or shared" clear): what relocation or a write changed.
+    public static func privatelyWrittenPages(_ range: Range<UInt>, of pid: pid_t = getpid()) throws -> Int {
+        try pagemapEntries(range, of: pid).filter { $0 >> 63 == 1 && ($0 >> 61) & 1 == 0 }.count
+    }
+
+    /// The mappings of shared libraries (files named `*.so` or `*.so.N…`) in /proc/PID/maps, with
+    /// whether each is writable now. (RELRO is not: relocated, then made read-only.)
+    public static func libraryMappings(of pid: pid_t = getpid()) throws -> [(file: String, pages: Range<UInt>, writable: Bool)] {
+        // Read to the end: a file of /proc has no size to go by.
+        let file = try FileHandle(forReadingFrom: URL(fileURLWithPath: "/proc/\(pid)/maps"))
+        defer { try? file.close() }
+        let maps = String(decoding: try file.readToEnd() ?? Data(), as: UTF8.self)
+        return maps.split(separator: "\n").compactMap { line in
+            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+            guard fields.count >= 6, let name = fields[5].split(separator: "/").last,
+                  name.hasSuffix(".so") || name.contains(".so.") else { return nil }
+            let bounds = fields[0].split(separator: "-").compactMap { UInt($0, radix: 16) }
+            guard bounds.count == 2 else { return nil }
+            return (String(name), bounds[0]..<bounds[1], fields[1].contains("w"))
+        }
+    }
+
+    private static func pagemapEntries(_ range: Range<UInt>, of pid: pid_t) throws -> [UInt64] {
         let page = UInt(sysconf(Int32(_SC_PAGESIZE)))
         let pagemap = try FileHandle(forReadingFrom: URL(fileURLWithPath: "/proc/\(pid)/pagemap"))
         defer { try? pagemap.close() }
-        var mapped = 0
-        for address in stride(from: range.lowerBound, to: range.upperBound, by: Int(page)) {
+        return try stride(from: range.lowerBound, to: range.upperBound, by: Int(page)).map { address in
             try pagemap.seek(toOffset: UInt64(address / page) * 8)
             guard let entry = try pagemap.read(upToCount: 8), entry.count == 8 else {
                 throw CommandError(description: "no pagemap entry for \(address) in process \(pid)")
             }
-            if entry.withUnsafeBytes({ $0.loadUnaligned(as: UInt64.self) }) >> 63 == 1 { mapped += 1 }
+            return entry.withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }
         }
-        return mapped
     }
 }

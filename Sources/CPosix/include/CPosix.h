@@ -3,10 +3,15 @@
 #ifndef C_POSIX_H
 #define C_POSIX_H
 
+// dl_iterate_phdr (link.h) is a GNU extension.
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
 #include <elf.h>
 #include <errno.h>
 #include <signal.h>
 #include <fcntl.h>
+#include <link.h>
 #include <string.h>
 #include <sys/auxv.h>
 #include <sys/mman.h>
@@ -87,6 +92,10 @@ static inline int CPosix_reset_signals(void) {
 
 static inline unsigned long CPosix_getauxval(unsigned long type) {
     return getauxval(type);
+}
+
+static inline int CPosix_dl_iterate_phdr(int (*callback)(struct dl_phdr_info *, size_t, void *), void *data) {
+    return dl_iterate_phdr(callback, data);
 }
 
 static inline int CPosix_madvise_dontneed(void *start, size_t length) {
