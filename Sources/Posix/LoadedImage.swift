@@ -32,12 +32,11 @@ public enum LoadedImage {
     public static func releaseLibraryPages() {
         var libraries: [Image] = []
         _ = withUnsafeMutablePointer(to: &libraries) { list in
-            CPosix_dl_iterate_phdr({ info, _, list in
-                guard let info, let list, let name = info.pointee.dlpi_name, name.pointee == UInt8(ascii: "/"),
-                      let headers = info.pointee.dlpi_phdr
+            CPosix_dl_iterate_phdr({ base, name, headers, count, list in
+                guard let list, let name, name.pointee == UInt8(ascii: "/"), let headers
                 else { return 0 }  // the program itself (no name) and the vDSO (no file)
                 list.assumingMemoryBound(to: [Image].self).pointee.append(
-                    Image(headers: UnsafeBufferPointer(start: headers, count: Int(info.pointee.dlpi_phnum)), base: UInt(info.pointee.dlpi_addr))
+                    Image(headers: UnsafeBufferPointer(start: headers, count: Int(count)), base: UInt(base))
                 )
                 return 0
             }, list)

@@ -3,15 +3,11 @@
 #ifndef C_POSIX_H
 #define C_POSIX_H
 
-// dl_iterate_phdr (link.h) is a GNU extension.
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE
-#endif
 #include <elf.h>
 #include <errno.h>
 #include <signal.h>
 #include <fcntl.h>
-#include <link.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/auxv.h>
 #include <sys/mman.h>
@@ -94,9 +90,14 @@ static inline unsigned long CPosix_getauxval(unsigned long type) {
     return getauxval(type);
 }
 
-static inline int CPosix_dl_iterate_phdr(int (*callback)(struct dl_phdr_info *, size_t, void *), void *data) {
-    return dl_iterate_phdr(callback, data);
-}
+/// What dl_iterate_phdr tells of each loaded object: its load bias, name ("" for the program,
+/// "linux-vdso.so.1" for the vDSO, a path for a library) and program headers. Return nonzero to stop.
+typedef int (*CPosix_loaded_object_visitor)(uintptr_t base, const char *name, const Elf64_Phdr *headers,
+                                            uint16_t count, void *context);
+
+/// dl_iterate_phdr, forwarded from CPosix.c: it is a GNU extension, and defining _GNU_SOURCE in
+/// this header would make its glibc types differ from the ones Swift's Glibc module sees.
+int CPosix_dl_iterate_phdr(CPosix_loaded_object_visitor visitor, void *context);
 
 static inline int CPosix_madvise_dontneed(void *start, size_t length) {
     return madvise(start, length, MADV_DONTNEED) < 0 ? -errno : 0;
