@@ -66,14 +66,15 @@ public enum MappedImage {
 
     private static func pagemapEntries(_ range: Range<UInt>, of pid: pid_t) throws -> [UInt64] {
         let page = UInt(sysconf(Int32(_SC_PAGESIZE)))
+        let first = range.lowerBound / page, count = Int((range.upperBound + page - 1) / page - first)
+        guard count > 0 else { return [] }
         let pagemap = try FileHandle(forReadingFrom: URL(fileURLWithPath: "/proc/\(pid)/pagemap"))
         defer { try? pagemap.close() }
-        return try stride(from: range.lowerBound, to: range.upperBound, by: Int(page)).map { address in
-            try pagemap.seek(toOffset: UInt64(address / page) * 8)
-            guard let entry = try pagemap.read(upToCount: 8), entry.count == 8 else {
-                throw CommandError(description: "no pagemap entry for \(address) in process \(pid)")
-            }
-            return entry.withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }
+        // One read for the whole range: eight bytes a page.
+        try pagemap.seek(toOffset: UInt64(first) * 8)
+        guard let entries = try pagemap.read(upToCount: count * 8), entries.count == count * 8 else {
+            throw CommandError(description: "no pagemap entries for \(range) in process \(pid)")
         }
+        return entries.withUnsafeBytes { bytes in (0..<count).map { bytes.loadUnaligned(fromByteOffset: $0 * 8, as: UInt64.self) } }
     }
 }
