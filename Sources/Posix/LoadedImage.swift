@@ -44,9 +44,7 @@ public enum LoadedImage {
         // A library with text relocations had its read-only segments written while it was
         // relocated: those pages are its own copies now, and dropping them would undo that.
         for library in libraries where !library.hasTextRelocations {
-            for segment in library.headers where segment.p_type == PT_LOAD {
-                library.release(Span(start: library.base + UInt(segment.p_vaddr), length: UInt(segment.p_memsz)))
-            }
+            for segment in library.readOnlySegments { library.release(segment) }
         }
     }
 
@@ -128,13 +126,19 @@ public enum LoadedImage {
             return Span(start: start, length: indexEnd - start)
         }
 
+        /// Where the segments mapped without write permission lie.
+        var readOnlySegments: [Span] {
+            headers.filter { $0.p_type == PT_LOAD && $0.p_flags & UInt32(PF_W) == 0 }
+                .map { Span(start: base + UInt($0.p_vaddr), length: UInt($0.p_memsz)) }
+        }
+
         /// Drops this process's mappings of the whole pages of `span` that lie in a read-only
         /// segment (never a writable one: its changed pages would be lost).
         func release(_ span: Span) {
             let page = UInt(sysconf(Int32(_SC_PAGESIZE)))
-            for segment in headers where segment.p_type == PT_LOAD && segment.p_flags & UInt32(PF_W) == 0 {
-                let lower = max(span.start, base + UInt(segment.p_vaddr))
-                let upper = min(span.start + span.length, base + UInt(segment.p_vaddr) + UInt(segment.p_memsz))
+            for segment in readOnlySegments {
+                let lower = max(span.start, segment.start)
+                let upper = min(span.start + span.length, segment.start + segment.length)
                 // Only whole pages: the ones at the ends also hold the sections around it.
                 let first = (lower + page - 1) & ~(page - 1), end = upper & ~(page - 1)
                 guard end > first, let start = UnsafeMutableRawPointer(bitPattern: first) else { continue }

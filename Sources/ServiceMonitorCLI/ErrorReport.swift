@@ -39,15 +39,15 @@ extension ServiceMonitorCommand {
             exitForParseError(error, arguments: arguments)
         }
         LoadedImage.releaseUnwindTables()
-        // Every command but `watch` and `run` is one etcd connection: one event-loop thread serves
-        // it, and starting one per core cost a one-shot `hosts` ~9% of its wall time.
-        // (Those two also run the health checks on the singleton group; they keep one per core.)
-        if !(command is WatchCommand || command is RunCommand) {
-            NIOSingletons.groupLoopCountSuggestion = 1
-        } else {
+        if command is WatchCommand || command is RunCommand {
             // They run for months: the libraries' start-up pages would stay mapped all along. (A
-            // one-shot command would only read back the ones it still needs.)
+            // one-shot command would only read back the ones it still needs.) They also run the
+            // health checks on NIO's singleton group, so they keep one event-loop thread per core.
             LoadedImage.releaseLibraryPages()
+        } else {
+            // Every other command is one etcd connection: one event-loop thread serves it, and
+            // starting one per core cost a one-shot `hosts` ~9% of its wall time.
+            NIOSingletons.groupLoopCountSuggestion = 1
         }
         do {
             if var asyncCommand = command as? any AsyncParsableCommand {

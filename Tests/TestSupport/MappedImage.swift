@@ -22,8 +22,7 @@ public enum MappedImage {
 
     /// Where process `pid` mapped `file`'s start (its file offset 0), from /proc/PID/maps.
     public static func loadAddress(of file: String, in pid: pid_t = getpid()) throws -> UInt {
-        let maps = try String(contentsOfFile: "/proc/\(pid)/maps", encoding: .utf8)
-        let line = maps.split(separator: "\n").first { $0.hasSuffix(file) && $0.split(separator: " ")[2] == "00000000" }
+        let line = try mapLines(of: pid).first { $0.hasSuffix(file) && $0.split(separator: " ")[2] == "00000000" }
         guard let address = line.flatMap({ UInt($0.split(separator: "-")[0], radix: 16) }) else {
             throw CommandError(description: "\(file) is not mapped by process \(pid)")
         }
@@ -50,11 +49,7 @@ public enum MappedImage {
     /// The mappings of shared libraries (files named `*.so` or `*.so.N…`) in /proc/PID/maps, with
     /// whether each is writable now. (RELRO is not: relocated, then made read-only.)
     public static func libraryMappings(of pid: pid_t = getpid()) throws -> [(file: String, pages: Range<UInt>, writable: Bool)] {
-        // Read to the end: a file of /proc has no size to go by.
-        let file = try FileHandle(forReadingFrom: URL(fileURLWithPath: "/proc/\(pid)/maps"))
-        defer { try? file.close() }
-        let maps = String(decoding: try file.readToEnd() ?? Data(), as: UTF8.self)
-        return maps.split(separator: "\n").compactMap { line in
+        try mapLines(of: pid).compactMap { line in
             let fields = line.split(separator: " ", omittingEmptySubsequences: true)
             guard fields.count >= 6, let name = fields[5].split(separator: "/").last,
                   name.hasSuffix(".so") || name.contains(".so.") else { return nil }
@@ -62,6 +57,14 @@ public enum MappedImage {
             guard bounds.count == 2 else { return nil }
             return (String(name), bounds[0]..<bounds[1], fields[1].contains("w"))
         }
+    }
+
+    /// The lines of /proc/PID/maps, read to the end: a file of /proc has no size to go by, and
+    /// `String(contentsOfFile:)` stops after its first 4 KiB.
+    private static func mapLines(of pid: pid_t) throws -> [Substring] {
+        let file = try FileHandle(forReadingFrom: URL(fileURLWithPath: "/proc/\(pid)/maps"))
+        defer { try? file.close() }
+        return String(decoding: try file.readToEnd() ?? Data(), as: UTF8.self).split(separator: "\n")
     }
 
     private static func pagemapEntries(_ range: Range<UInt>, of pid: pid_t) throws -> [UInt64] {
