@@ -35,13 +35,18 @@ struct LoadedImageTests {
     /// copy of what was written.
     @Test func releasesTheLibrariesReadOnlyPagesButNoWrittenOne() throws {
         let mappings = try MappedImage.libraryMappings()
-        let readOnly = mappings.filter { !$0.writable }
+        // Counted on the libraries this process loads only for libsystemd's sake (compression,
+        // crypto), which nothing here calls: the libraries the tests running alongside use read
+        // their pages back within milliseconds (a run beside the CLI's parsing tests found 5 849
+        // pages of all libraries mapped before and 3 655 after).
+        let uncalled = ["liblz4", "libzstd", "liblzma", "libgcrypt", "libgpg-error", "libcap"]
+        let readOnly = mappings.filter { mapping in !mapping.writable && uncalled.contains { mapping.file.hasPrefix($0 + ".so") } }
         try #require(!readOnly.isEmpty)
         let mappedBefore = try readOnly.reduce(0) { try $0 + MappedImage.mappedPages($1.pages) }
+        try #require(mappedBefore > 0)
         let writtenBefore = try mappings.reduce(0) { try $0 + MappedImage.privatelyWrittenPages($1.pages) }
         try #require(writtenBefore > 0)
         LoadedImage.releaseLibraryPages()
-        // Whatever this process runs meanwhile (the test runner's other tests too) reads some back.
         let mappedAfter = try readOnly.reduce(0) { try $0 + MappedImage.mappedPages($1.pages) }
         #expect(mappedAfter < mappedBefore / 2, "\(mappedBefore) pages mapped before, \(mappedAfter) after")
         let writtenAfter = try mappings.reduce(0) { try $0 + MappedImage.privatelyWrittenPages($1.pages) }
