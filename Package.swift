@@ -51,7 +51,7 @@ let package = Package(
         ),
         // C shim over the POSIX calls made directly (read, write, open, clocks, and for run's
         // child prctl and the signal mask): prefixed static inline forwards that return -errno
-        // on failure.
+        // on failure; dl_iterate_phdr is forwarded from CPosix.c, which defines _GNU_SOURCE.
         .target(name: "CPosix"),
         // The Swift layer over CPosix: EINTR-safe descriptor and file loops, wall-clock
         // timestamps, every failure a PosixError.
