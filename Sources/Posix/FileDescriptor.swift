@@ -55,6 +55,21 @@ public struct FileDescriptor: Sendable, Hashable {
         }
     }
 
+    /// Fills `buffer` from `offset` on, resuming after short reads and `EINTR`; fewer bytes (the
+    /// count returned) only at the end of the file.
+    public func read(into buffer: UnsafeMutableRawBufferPointer, at offset: Int) throws(PosixError) -> Int {
+        guard let start = buffer.baseAddress else { return 0 }
+        var filled = 0
+        while filled < buffer.count {
+            let count = try SystemCall.retryingInterrupts(.readFailed, "read from file descriptor \(rawValue)") {
+                CPosix_pread(rawValue, start + filled, buffer.count - filled, off_t(offset + filled))
+            }
+            if count == 0 { break }
+            filled += count
+        }
+        return filled
+    }
+
     /// Everything from the current offset to the end of the file, resuming after `EINTR`.
     public func readToEnd() throws(PosixError) -> [UInt8] {
         var contents = [UInt8]()

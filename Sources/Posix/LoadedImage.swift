@@ -23,13 +23,46 @@ public enum LoadedImage {
         image.release(tables)
     }
 
-    /// Gives back the pages of the shared libraries' read-only segments (code, symbol and
-    /// relocation tables, constants) that start-up mapped: the dynamic linker reading the
-    /// libraries' tables to bind and relocate them, their initialisers. A running `watch` reads
-    /// few of them again (of libstdc++'s 1.1 MiB, 8 KiB); those it does are read back in, from
-    /// the page cache, which keeps them all. Writable segments, among them the ones made read-only
-    /// after relocation (RELRO), stay.
-    public static func releaseLibraryPages() {
+    /// Gives back every page this process mapped from the program's and the shared libraries'
+    /// files and never wrote: their code, constants and tables, whatever start-up read of them.
+    /// `watch` and `run` call it once parsed and at the end of each stage of start-up that first
+    /// uses much of the program (the first check round, the first registration); after them they
+    /// run only their steady loop, and what it reads comes back in from the page cache, which
+    /// keeps the files' pages all along. A page relocation or a write made the process's own copy
+    /// (among them RELRO, relocated and then made read-only) stays.
+    public static func releaseFileBackedPages() {
+        releaseProgramPages()
+        releaseLibraryPages()
+    }
+
+    /// The program's read-only segments, and its `.rodata` where the linker left that writable.
+    static func releaseProgramPages() {
+        guard let image = Image.current else { return }
+        for segment in image.readOnlySegments { image.release(segment) }
+        releaseWritableConstants()
+    }
+
+    /// Makes the program's `.rodata` read-only and gives back its pages, when the linker put it in
+    /// the writable segment.
+    ///
+    /// Swift places the protocol conformance descriptors that carry relocations in sections named
+    /// `.rodata` flagged writable: LLVM flags every constant with relocations so (what a C
+    /// compiler would put in `.data.rel.ro`). The linker merges every `.rodata` into one section
+    /// with the flags of all, so the whole of it (3.4 MiB) lands in the writable segment, past the
+    /// part RELRO makes read-only after relocation. No dynamic relocation points into it and
+    /// nothing writes it: they are constants. Made read-only first, as RELRO would have, so no
+    /// page can be written while or after it is dropped; a page already written keeps its copy.
+    /// Returns how many pages it gave back.
+    @discardableResult
+    static func releaseWritableConstants() -> Int {
+        guard let image = Image.current, let constants = image.writableConstants else { return 0 }
+        return image.protectAndReleaseUnwritten(constants)
+    }
+
+    /// The shared libraries' read-only segments (code, symbol and relocation tables, constants):
+    /// start-up maps them as the dynamic linker binds and relocates each library and runs its
+    /// initialisers. Writable segments stay.
+    static func releaseLibraryPages() {
         var libraries: [Image] = []
         _ = withUnsafeMutablePointer(to: &libraries) { list in
             CPosix_dl_iterate_phdr({ base, name, headers, count, list in
@@ -53,6 +86,11 @@ public enum LoadedImage {
         Image.current?.relocationTable
     }
 
+    /// Where `.rodata` is mapped, when the linker put it in the writable segment.
+    static func writableConstants() -> Span? {
+        Image.current?.writableConstants
+    }
+
     /// Where `.eh_frame` and its index `.eh_frame_hdr` are mapped, from the program's headers.
     static func unwindTables() -> Span? {
         Image.current?.unwindTables
@@ -61,6 +99,10 @@ public enum LoadedImage {
     struct Span: Equatable {
         var start: UInt
         var length: UInt
+
+        func overlaps(_ other: Span) -> Bool {
+            start < other.start + other.length && other.start < start + length
+        }
     }
 
     /// The program headers of the running executable and the address it was loaded at.
@@ -126,6 +168,74 @@ public enum LoadedImage {
             return Span(start: start, length: indexEnd - start)
         }
 
+        /// `.rodata` when it lies in the file-backed part of a writable segment, outside RELRO.
+        var writableConstants: Span? {
+            guard let section = Self.ownSection(named: ".rodata") else { return nil }
+            let span = Span(start: base + section.start, length: section.length)
+            let relro = headers.first { $0.p_type == Self.relroType }.map { Span(start: base + UInt($0.p_vaddr), length: UInt($0.p_memsz)) }
+            let inWritableFileBackedPart = headers.contains { header in
+                header.p_type == PT_LOAD && header.p_flags & UInt32(PF_W) != 0
+                    && span.start >= base + UInt(header.p_vaddr)
+                    && span.start + span.length <= base + UInt(header.p_vaddr) + UInt(header.p_filesz)
+            }
+            guard inWritableFileBackedPart, !(relro.map { span.overlaps($0) } ?? false) else { return nil }
+            return span
+        }
+
+        /// Where the section `name` lies (addresses relative to the load base), from the section
+        /// headers of the running executable's file: they are not mapped.
+        static func ownSection(named name: String) -> Span? {
+            guard let file = try? FileDescriptor.open(reading: "/proc/self/exe") else { return nil }
+            defer { try? file.close() }
+            guard let header = file.values(Elf64_Ehdr.self, count: 1, at: 0)?.first,
+                  header.e_shentsize == MemoryLayout<Elf64_Shdr>.size, header.e_shnum > 0,
+                  let sections = file.values(Elf64_Shdr.self, count: Int(header.e_shnum), at: Int(header.e_shoff)),
+                  Int(header.e_shstrndx) < sections.count
+            else { return nil }
+            let names = sections[Int(header.e_shstrndx)]
+            guard let nameTable = file.values(UInt8.self, count: Int(names.sh_size), at: Int(names.sh_offset)) else { return nil }
+            let wanted = Array(name.utf8) + [0]
+            for section in sections where section.sh_flags & UInt64(SHF_ALLOC) != 0 {
+                let offset = Int(section.sh_name)
+                guard offset + wanted.count <= nameTable.count,
+                      nameTable[offset..<offset + wanted.count].elementsEqual(wanted)
+                else { continue }
+                return Span(start: UInt(section.sh_addr), length: UInt(section.sh_size))
+            }
+            return nil
+        }
+
+        /// Makes the whole pages of `span` read-only, then drops this process's mappings of the
+        /// ones never written (still the file's own pages, as `/proc/self/pagemap` tells); returns
+        /// how many it dropped.
+        func protectAndReleaseUnwritten(_ span: Span) -> Int {
+            let page = UInt(sysconf(Int32(_SC_PAGESIZE)))
+            let first = (span.start + page - 1) & ~(page - 1), end = (span.start + span.length) & ~(page - 1)
+            guard end > first, let start = UnsafeMutableRawPointer(bitPattern: first),
+                  CPosix_mprotect_read_only(start, Int(end - first)) == 0,
+                  let pagemap = try? FileDescriptor.open(reading: "/proc/self/pagemap")
+            else { return 0 }
+            defer { try? pagemap.close() }
+            let count = Int((end - first) / page)
+            guard let entries = pagemap.values(UInt64.self, count: count, at: Int(first / page) * 8) else { return 0 }
+            // A page is its own copy when present and not the file's, or swapped out.
+            func written(_ entry: UInt64) -> Bool {
+                (entry >> 63 & 1 == 1 && entry >> 61 & 1 == 0) || entry >> 62 & 1 == 1
+            }
+            var index = 0, released = 0
+            while index < count {
+                guard !written(entries[index]) else { index += 1; continue }
+                var runEnd = index + 1
+                while runEnd < count, !written(entries[runEnd]) { runEnd += 1 }
+                if let runStart = UnsafeMutableRawPointer(bitPattern: first + UInt(index) * page),
+                   CPosix_madvise_dontneed(runStart, (runEnd - index) * Int(page)) == 0 {
+                    released += runEnd - index
+                }
+                index = runEnd
+            }
+            return released
+        }
+
         /// Where the segments mapped without write permission lie.
         var readOnlySegments: [Span] {
             headers.filter { $0.p_type == PT_LOAD && $0.p_flags & UInt32(PF_W) == 0 }
@@ -146,7 +256,23 @@ public enum LoadedImage {
             }
         }
 
+        /// `PT_GNU_RELRO`: what the dynamic linker makes read-only once it has relocated it.
+        private static let relroType: UInt32 = 0x6474_E552
+
         /// `PT_GNU_EH_FRAME`: the segment of `.eh_frame_hdr`.
         private static let ehFrameIndexType: UInt32 = 0x6474_E550
+    }
+}
+
+extension FileDescriptor {
+    /// `count` values of a plain type read from `offset` on; nil when the file holds fewer.
+    fileprivate func values<T: BitwiseCopyable>(_: T.Type, count: Int, at offset: Int) -> [T]? {
+        let values = [T](unsafeUninitializedCapacity: count) { buffer, initialized in
+            // The capacity may exceed `count`: read no more.
+            let wanted = UnsafeMutableRawBufferPointer(rebasing: UnsafeMutableRawBufferPointer(buffer)[..<(count * MemoryLayout<T>.stride)])
+            let filled = (try? read(into: wanted, at: offset)) ?? 0
+            initialized = filled == wanted.count ? count : 0
+        }
+        return values.count == count ? values : nil
     }
 }

@@ -40,10 +40,12 @@ extension ServiceMonitorCommand {
         }
         LoadedImage.releaseUnwindTables()
         if command is WatchCommand || command is RunCommand {
-            // They run for months: the libraries' start-up pages would stay mapped all along. (A
-            // one-shot command would only read back the ones it still needs.) They also run the
-            // health checks on NIO's singleton group, so they keep one event-loop thread per core.
-            LoadedImage.releaseLibraryPages()
+            // They run for months: what only parsing read of the program and the libraries would
+            // stay mapped all along (the monitor gives back, in turn, what its first check and its
+            // first registration read). A one-shot command would only read back what it needs.
+            // They also run the health checks on NIO's singleton group, so they keep one
+            // event-loop thread per core.
+            LoadedImage.releaseFileBackedPages()
         } else {
             // Every other command is one etcd connection: one event-loop thread serves it, and
             // starting one per core cost a one-shot `hosts` ~9% of its wall time.

@@ -1,4 +1,5 @@
 import Logging
+import Posix
 import ServiceLifecycle
 import ServiceMonitor
 import Systemd
@@ -12,7 +13,10 @@ enum MonitorServices {
     ) -> (monitor: any Service, watchdogPinger: (any Service)?) {
         let progress = ProgressSignal()
         let monitor = Monitor(
-            configuration: configuration, checks: checks, backend: backend, progress: progress, metrics: metrics, logger: logger
+            configuration: configuration, checks: checks, backend: backend, progress: progress, metrics: metrics, logger: logger,
+            // The first check and the first registration each first use much of the program; the
+            // steady loop reads back only what it runs.
+            startupStageEnded: { LoadedImage.releaseFileBackedPages() }
         )
         guard let watchdog else { return (monitor, nil) }
         // A healthy loop completes a check at least every interval + timeout.

@@ -30,6 +30,33 @@ struct LoadedImageTests {
         #expect(try MappedImage.mappedPages(pages) == 0)
     }
 
+    /// `.rodata`, which the linker put in the writable segment (Swift flags the conformance
+    /// descriptors among it writable), is found where readelf lists it, made read-only and given
+    /// back; the pages of the segment that relocation wrote stay.
+    @Test func makesTheWritableConstantsReadOnlyAndReleasesThem() async throws {
+        let constants = try #require(LoadedImage.writableConstants(), "this test binary's .rodata is not in its writable segment")
+        let executable = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
+        let sections = try await MappedImage.sections(of: executable)
+        let loadAddress = try MappedImage.loadAddress(of: executable)
+        let rodata = try #require(sections[".rodata"]), data = try #require(sections[".data"])
+        #expect(constants == LoadedImage.Span(start: loadAddress + rodata.lowerBound, length: UInt(rodata.count)))
+
+        let pages = MappedImage.innerPages(of: constants.start..<(constants.start + constants.length))
+        let dataPages = MappedImage.innerPages(of: (loadAddress + data.lowerBound)..<(loadAddress + data.upperBound))
+        #expect(try MappedImage.isWritable(pages.lowerBound) == true)
+        try #require(try MappedImage.mappedPages(pages) > 0)
+        #expect(try MappedImage.privatelyWrittenPages(pages) == 0, "nothing writes the constants")
+        let writtenBefore = try MappedImage.privatelyWrittenPages(dataPages)
+        try #require(writtenBefore > 0)
+        // Every page is given back. (Whether they stay unmapped is not checked here: the tests
+        // running alongside read them back at once, a conformance check reads them all.)
+        let page = UInt(sysconf(Int32(_SC_PAGESIZE)))
+        #expect(LoadedImage.releaseWritableConstants() == pages.count / Int(page))
+        #expect(try MappedImage.isWritable(pages.lowerBound) == false)
+        #expect(try MappedImage.isWritable(pages.upperBound - 1) == false)
+        #expect(try MappedImage.privatelyWrittenPages(dataPages) >= writtenBefore)
+    }
+
     /// The shared libraries' read-only segments are given back; none of the pages relocation or
     /// writes changed is (among them RELRO, relocated and then made read-only): they hold the only
     /// copy of what was written.

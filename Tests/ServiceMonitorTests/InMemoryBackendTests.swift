@@ -34,7 +34,12 @@ struct InMemoryBackendTests {
                 interval: .milliseconds(200), ttl: .seconds(5), readyWhen: .started, commandTimeout: .seconds(2)
             )
             try await withHealthCheckSet(targets: configuration.targets, configuration: configuration.checks) { checks in
-                let monitor = Monitor(configuration: configuration, checks: checks, backend: backend, progress: ProgressSignal(), logger: logger)
+                let progress = ProgressSignal()
+                let stagesEnded = Mutex(0)
+                let monitor = Monitor(
+                    configuration: configuration, checks: checks, backend: backend, progress: progress, logger: logger,
+                    startupStageEnded: { stagesEnded.withLock { $0 += 1 } }
+                )
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     group.addTask { try await monitor.run() }
                     try await untilInstances(of: backend) { $0.map(\.state) == [.up] }
@@ -46,6 +51,15 @@ struct InMemoryBackendTests {
                     try await eventually("the startup lease released", timeout: .seconds(10), every: .milliseconds(20)) {
                         try await !backend.semaphore.holds(id, of: label)
                     }
+                    // Start-up ended twice, after the first check round and once registered; two
+                    // more rounds end nothing more.
+                    for _ in 1...2 {
+                        let last = progress.lastProgress
+                        try await eventually("another check round", timeout: .seconds(5), every: .milliseconds(20)) {
+                            progress.lastProgress > last
+                        }
+                    }
+                    #expect(stagesEnded.withLock { $0 } == 2)
                     group.cancelAll()
                 }
             }

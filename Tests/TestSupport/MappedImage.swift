@@ -35,6 +35,15 @@ public enum MappedImage {
         return ((range.lowerBound + page - 1) & ~(page - 1))..<(range.upperBound & ~(page - 1))
     }
 
+    /// The pages of `range` outside the 64 KiB-aligned windows its ends lie in. A read fault maps
+    /// the whole window around the page read (the kernel's fault-around, 64 KiB by default), so
+    /// reading a neighbour of `range` maps the pages of `range` in the window they share.
+    public static func pagesBeyondNeighboursFaultAround(of range: Range<UInt>) -> Range<UInt> {
+        let window: UInt = 64 * 1024
+        let start = (range.lowerBound + window - 1) & ~(window - 1), end = range.upperBound & ~(window - 1)
+        return start..<max(start, end)
+    }
+
     /// How many of the pages in `range` process `pid` has mapped (bit 63 of /proc/PID/pagemap).
     public static func mappedPages(_ range: Range<UInt>, of pid: pid_t = getpid()) throws -> Int {
         try pagemapEntries(range, of: pid).filter { $0 >> 63 == 1 }.count
@@ -57,6 +66,18 @@ public enum MappedImage {
             guard bounds.count == 2 else { return nil }
             return (String(name), bounds[0]..<bounds[1], fields[1].contains("w"))
         }
+    }
+
+    /// Whether process `pid` may write the page at `address` now (its mapping's permissions in
+    /// /proc/PID/maps); nil when nothing maps it.
+    public static func isWritable(_ address: UInt, in pid: pid_t = getpid()) throws -> Bool? {
+        for line in try mapLines(of: pid) {
+            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+            let bounds = fields.first?.split(separator: "-").compactMap { UInt($0, radix: 16) } ?? []
+            guard fields.count >= 2, bounds.count == 2, (bounds[0]..<bounds[1]).contains(address) else { continue }
+            return fields[1].contains("w")
+        }
+        return nil
     }
 
     /// The lines of /proc/PID/maps, read to the end: a file of /proc has no size to go by, and

@@ -27,6 +27,11 @@ static inline ssize_t CPosix_read(int fd, void *bytes, size_t count) {
     return result < 0 ? -errno : result;
 }
 
+static inline ssize_t CPosix_pread(int fd, void *bytes, size_t count, off_t offset) {
+    ssize_t result = pread(fd, bytes, count, offset);
+    return result < 0 ? -errno : result;
+}
+
 static inline int CPosix_open_reading(const char *path) {
     int result = open(path, O_RDONLY | O_CLOEXEC);
     return result < 0 ? -errno : result;
@@ -101,6 +106,10 @@ int CPosix_dl_iterate_phdr(CPosix_loaded_object_visitor visitor, void *context);
 
 static inline int CPosix_madvise_dontneed(void *start, size_t length) {
     return madvise(start, length, MADV_DONTNEED) < 0 ? -errno : 0;
+}
+
+static inline int CPosix_mprotect_read_only(void *start, size_t length) {
+    return mprotect(start, length, PROT_READ) < 0 ? -errno : 0;
 }
 
 #endif

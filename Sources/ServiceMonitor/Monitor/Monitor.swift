@@ -20,6 +20,10 @@ public struct Monitor<Backend: StoreBackend>: Service {
     public let metrics: MonitorMetrics
     public var notifier: Notifier
     public var logger: Logger
+    /// Runs at the end of each stage of start-up that first uses much of the program, the first
+    /// check round and the first registration; after them only the steady loop runs. (The CLI
+    /// gives back the pages of the program that start-up alone read.)
+    public let startupStageEnded: @Sendable () -> Void
 
     public init(
         configuration: MonitorConfiguration,
@@ -28,7 +32,8 @@ public struct Monitor<Backend: StoreBackend>: Service {
         progress: ProgressSignal,
         metrics: MonitorMetrics? = nil,
         notifier: Notifier = Notifier(),
-        logger: Logger
+        logger: Logger,
+        startupStageEnded: @escaping @Sendable () -> Void = {}
     ) {
         self.configuration = configuration
         self.checks = checks
@@ -36,6 +41,7 @@ public struct Monitor<Backend: StoreBackend>: Service {
         self.progress = progress
         self.metrics = metrics ?? .disabled(for: configuration)
         self.notifier = notifier
+        self.startupStageEnded = startupStageEnded
         self.logger = logger.withInstanceContext(
             label: configuration.label, serviceID: configuration.serviceID, host: configuration.host
         )
@@ -91,6 +97,9 @@ public struct Monitor<Backend: StoreBackend>: Service {
             // The first result registers the instance even before rise/fall give a verdict
             // (as down, "starting: …"); after that only transitions are written.
             if transition != nil || firstCheck {
+                // The first round ends a stage of start-up: before the registrar, woken next,
+                // first uses the store's code.
+                if firstCheck { startupStageEnded() }
                 firstCheck = false
                 status.signalChange()
             }
@@ -156,10 +165,11 @@ public struct Monitor<Backend: StoreBackend>: Service {
                 let generation = try await write(status: status, to: registration, storedUp: storedUp)
                 status.update { $0.registration = .registered }
                 registeredAt = .now
-                everRegistered = true
                 logRegistered(registration, restoredAfter: lostSince)
                 lostSince = nil
                 notify([.status(status.statusLine())] + (configuration.readyWhen == .started ? [.ready] : []))
+                if !everRegistered { startupStageEnded() }
+                everRegistered = true
                 try await withThrowingDiscardingTaskGroup { group in
                     group.addTask { try await registration.keepAlive() }
                     group.addTask {
