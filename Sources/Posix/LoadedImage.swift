@@ -45,11 +45,11 @@ public enum LoadedImage {
     /// Makes the program's `.rodata` read-only and gives back its pages, when the linker put it in
     /// the writable segment.
     ///
-    /// Swift places the protocol conformance descriptors that carry relocations in sections named
-    /// `.rodata` flagged writable: LLVM flags every constant with relocations so (what a C
-    /// compiler would put in `.data.rel.ro`). The linker merges every `.rodata` into one section
-    /// with the flags of all, so the whole of it (3.4 MiB) lands in the writable segment, past the
-    /// part RELRO makes read-only after relocation. No dynamic relocation points into it and
+    /// Swift places protocol conformance descriptors in sections named `.rodata`, and LLVM flags
+    /// some of them writable: it classes them read-only after relocation, what a C compiler would
+    /// put in `.data.rel.ro`. The linker merges every `.rodata` into one section with the flags of
+    /// all, so the whole of it (3.4 MiB) lands in the writable segment, past the part RELRO makes
+    /// read-only after relocation. No dynamic relocation points into it and
     /// nothing writes it: they are constants. Made read-only first, as RELRO would have, so no
     /// page can be written while or after it is dropped; a page already written keeps its copy.
     /// Returns how many pages it gave back.

@@ -30,9 +30,9 @@ struct LoadedImageTests {
         #expect(try MappedImage.mappedPages(pages) == 0)
     }
 
-    /// `.rodata`, which the linker put in the writable segment (Swift flags the conformance
-    /// descriptors among it writable), is found where readelf lists it, made read-only and given
-    /// back; the pages of the segment that relocation wrote stay.
+    /// `.rodata`, which the linker put in the writable segment (Swift emits some of the
+    /// conformance descriptors among it flagged writable), is found where readelf lists it, made
+    /// read-only and given back; the pages of the segment that relocation wrote stay.
     @Test func makesTheWritableConstantsReadOnlyAndReleasesThem() async throws {
         let constants = try #require(LoadedImage.writableConstants(), "this test binary's .rodata is not in its writable segment")
         let executable = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
