@@ -49,10 +49,10 @@ public enum LoadedImage {
     /// some of them writable: it classes them read-only after relocation, what a C compiler would
     /// put in `.data.rel.ro`. The linker merges every `.rodata` into one section with the flags of
     /// all, so the whole of it (3.4 MiB) lands in the writable segment, past the part RELRO makes
-    /// read-only after relocation. No dynamic relocation points into it and
-    /// nothing writes it: they are constants. Made read-only first, as RELRO would have, so no
-    /// page can be written while or after it is dropped; a page already written keeps its copy.
-    /// Returns how many pages it gave back.
+    /// read-only after relocation. No dynamic relocation points into it and nothing writes it:
+    /// they are constants. Made read-only first, as RELRO would have, so no page can be written
+    /// while or after it is dropped; a page already written keeps its copy. Returns how many
+    /// pages it gave back.
     @discardableResult
     static func releaseWritableConstants() -> Int {
         guard let image = Image.current, let constants = image.writableConstants else { return 0 }
@@ -102,6 +102,14 @@ public enum LoadedImage {
 
         func overlaps(_ other: Span) -> Bool {
             start < other.start + other.length && other.start < start + length
+        }
+
+        /// The whole pages within this span (the ones at its ends also hold what lies around it),
+        /// or nil when there is none.
+        var wholePages: Span? {
+            let page = UInt(sysconf(Int32(_SC_PAGESIZE)))
+            let first = (start + page - 1) & ~(page - 1), end = (start + length) & ~(page - 1)
+            return end > first ? Span(start: first, length: end - first) : nil
         }
     }
 
@@ -210,13 +218,12 @@ public enum LoadedImage {
         /// how many it dropped.
         func protectAndReleaseUnwritten(_ span: Span) -> Int {
             let page = UInt(sysconf(Int32(_SC_PAGESIZE)))
-            let first = (span.start + page - 1) & ~(page - 1), end = (span.start + span.length) & ~(page - 1)
-            guard end > first, let start = UnsafeMutableRawPointer(bitPattern: first),
-                  CPosix_mprotect_read_only(start, Int(end - first)) == 0,
+            guard let pages = span.wholePages, let start = UnsafeMutableRawPointer(bitPattern: pages.start),
+                  CPosix_mprotect_read_only(start, Int(pages.length)) == 0,
                   let pagemap = try? FileDescriptor.open(reading: "/proc/self/pagemap")
             else { return 0 }
             defer { try? pagemap.close() }
-            let count = Int((end - first) / page)
+            let first = pages.start, count = Int(pages.length / page)
             guard let entries = pagemap.values(UInt64.self, count: count, at: Int(first / page) * 8) else { return 0 }
             // A page is its own copy when present and not the file's, or swapped out.
             func written(_ entry: UInt64) -> Bool {
@@ -245,14 +252,13 @@ public enum LoadedImage {
         /// Drops this process's mappings of the whole pages of `span` that lie in a read-only
         /// segment (never a writable one: its changed pages would be lost).
         func release(_ span: Span) {
-            let page = UInt(sysconf(Int32(_SC_PAGESIZE)))
             for segment in readOnlySegments {
                 let lower = max(span.start, segment.start)
                 let upper = min(span.start + span.length, segment.start + segment.length)
-                // Only whole pages: the ones at the ends also hold the sections around it.
-                let first = (lower + page - 1) & ~(page - 1), end = upper & ~(page - 1)
-                guard end > first, let start = UnsafeMutableRawPointer(bitPattern: first) else { continue }
-                _ = CPosix_madvise_dontneed(start, Int(end - first))
+                guard upper > lower, let pages = Span(start: lower, length: upper - lower).wholePages,
+                      let start = UnsafeMutableRawPointer(bitPattern: pages.start)
+                else { continue }
+                _ = CPosix_madvise_dontneed(start, Int(pages.length))
             }
         }
 

@@ -22,25 +22,27 @@ public enum MappedImage {
 
     /// Where process `pid` mapped `file`'s start (its file offset 0), from /proc/PID/maps.
     public static func loadAddress(of file: String, in pid: pid_t = getpid()) throws -> UInt {
-        let line = try mapLines(of: pid).first { $0.hasSuffix(file) && $0.split(separator: " ")[2] == "00000000" }
-        guard let address = line.flatMap({ UInt($0.split(separator: "-")[0], radix: 16) }) else {
+        guard let mapping = try mappings(of: pid).first(where: { $0.path?.hasSuffix(file) == true && $0.offset == "00000000" }) else {
             throw CommandError(description: "\(file) is not mapped by process \(pid)")
         }
-        return address
+        return mapping.pages.lowerBound
     }
 
     /// The whole pages within `range`: the ones at its ends also hold what lies around it.
     public static func innerPages(of range: Range<UInt>) -> Range<UInt> {
-        let page = UInt(sysconf(Int32(_SC_PAGESIZE)))
-        return ((range.lowerBound + page - 1) & ~(page - 1))..<(range.upperBound & ~(page - 1))
+        inner(range, alignedTo: UInt(sysconf(Int32(_SC_PAGESIZE))))
     }
 
     /// The pages of `range` outside the 64 KiB-aligned windows its ends lie in. A read fault maps
     /// the whole window around the page read (the kernel's fault-around, 64 KiB by default), so
     /// reading a neighbour of `range` maps the pages of `range` in the window they share.
     public static func pagesBeyondNeighboursFaultAround(of range: Range<UInt>) -> Range<UInt> {
-        let window: UInt = 64 * 1024
-        let start = (range.lowerBound + window - 1) & ~(window - 1), end = range.upperBound & ~(window - 1)
+        inner(range, alignedTo: 64 * 1024)
+    }
+
+    /// The part of `range` from its first to its last multiple of `alignment` (a power of two).
+    private static func inner(_ range: Range<UInt>, alignedTo alignment: UInt) -> Range<UInt> {
+        let start = (range.lowerBound + alignment - 1) & ~(alignment - 1), end = range.upperBound & ~(alignment - 1)
         return start..<max(start, end)
     }
 
@@ -58,34 +60,41 @@ public enum MappedImage {
     /// The mappings of shared libraries (files named `*.so` or `*.so.N…`) in /proc/PID/maps, with
     /// whether each is writable now. (RELRO is not: relocated, then made read-only.)
     public static func libraryMappings(of pid: pid_t = getpid()) throws -> [(file: String, pages: Range<UInt>, writable: Bool)] {
-        try mapLines(of: pid).compactMap { line in
-            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
-            guard fields.count >= 6, let name = fields[5].split(separator: "/").last,
-                  name.hasSuffix(".so") || name.contains(".so.") else { return nil }
-            let bounds = fields[0].split(separator: "-").compactMap { UInt($0, radix: 16) }
-            guard bounds.count == 2 else { return nil }
-            return (String(name), bounds[0]..<bounds[1], fields[1].contains("w"))
+        try mappings(of: pid).compactMap { mapping in
+            guard let name = mapping.path?.split(separator: "/").last, name.hasSuffix(".so") || name.contains(".so.") else { return nil }
+            return (String(name), mapping.pages, mapping.writable)
         }
     }
 
     /// Whether process `pid` may write the page at `address` now (its mapping's permissions in
     /// /proc/PID/maps); nil when nothing maps it.
     public static func isWritable(_ address: UInt, in pid: pid_t = getpid()) throws -> Bool? {
-        for line in try mapLines(of: pid) {
-            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
-            let bounds = fields.first?.split(separator: "-").compactMap { UInt($0, radix: 16) } ?? []
-            guard fields.count >= 2, bounds.count == 2, (bounds[0]..<bounds[1]).contains(address) else { continue }
-            return fields[1].contains("w")
-        }
-        return nil
+        try mappings(of: pid).first { $0.pages.contains(address) }?.writable
     }
 
-    /// The lines of /proc/PID/maps, read to the end: a file of /proc has no size to go by, and
+    /// One line of /proc/PID/maps.
+    private struct Mapping {
+        var pages: Range<UInt>
+        var writable: Bool
+        /// The file offset, in hex as the kernel writes it.
+        var offset: Substring
+        /// The file, or a name like `[heap]`; nil for an anonymous mapping.
+        var path: String?
+    }
+
+    /// The mappings in /proc/PID/maps, read to the end: a file of /proc has no size to go by, and
     /// `String(contentsOfFile:)` stops after its first 4 KiB.
-    private static func mapLines(of pid: pid_t) throws -> [Substring] {
+    private static func mappings(of pid: pid_t) throws -> [Mapping] {
         let file = try FileHandle(forReadingFrom: URL(fileURLWithPath: "/proc/\(pid)/maps"))
         defer { try? file.close() }
-        return String(decoding: try file.readToEnd() ?? Data(), as: UTF8.self).split(separator: "\n")
+        let lines = String(decoding: try file.readToEnd() ?? Data(), as: UTF8.self).split(separator: "\n")
+        return lines.compactMap { line in
+            // address perms offset device inode [path]
+            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+            let bounds = fields.first?.split(separator: "-").compactMap { UInt($0, radix: 16) } ?? []
+            guard fields.count >= 5, bounds.count == 2 else { return nil }
+            return Mapping(pages: bounds[0]..<bounds[1], writable: fields[1].contains("w"), offset: fields[2], path: fields.count >= 6 ? fields[5...].joined(separator: " ") : nil)
+        }
     }
 
     private static func pagemapEntries(_ range: Range<UInt>, of pid: pid_t) throws -> [UInt64] {
