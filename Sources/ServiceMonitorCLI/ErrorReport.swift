@@ -1,5 +1,6 @@
 import ArgumentParser
 import NIOCore
+import NIOPosix
 import Posix
 import ServiceMonitor
 
@@ -39,7 +40,8 @@ extension ServiceMonitorCommand {
             exitForParseError(error, arguments: arguments)
         }
         LoadedImage.releaseUnwindTables()
-        if command is WatchCommand || command is RunCommand {
+        let runsForMonths = command is WatchCommand || command is RunCommand
+        if runsForMonths {
             // They run for months: what only parsing read of the program and the libraries would
             // stay mapped all along (the monitor gives back, in turn, what its first check and its
             // first registration read). A one-shot command would only read back what it needs.
@@ -53,7 +55,16 @@ extension ServiceMonitorCommand {
         }
         do {
             if var asyncCommand = command as? any AsyncParsableCommand {
-                try await asyncCommand.run()
+                if runsForMonths {
+                    try await asyncCommand.run()
+                } else {
+                    // On the one event loop, which serves its connection: no thread hand-offs
+                    // per answer (a `hosts` of 50: 0.97x the wall time, 0.90x the CPU).
+                    let eventLoop = EventLoopTaskExecutor(NIOSingletons.posixEventLoopGroup.next())
+                    try await withTaskExecutorPreference(eventLoop) {
+                        try await asyncCommand.run()
+                    }
+                }
             } else {
                 var command = command
                 try command.run()
