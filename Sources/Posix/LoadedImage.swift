@@ -14,21 +14,26 @@ public enum LoadedImage {
         image.release(table)
     }
 
-    /// Gives back the unwind tables (`.eh_frame_hdr` and `.eh_frame`): an `async` main ends the
-    /// main thread with libdispatch's `dispatch_main`, whose `pthread_exit` unwinds its stack
-    /// through them. Where those lookups land depends on the layout; they left 0.7–1.9 MiB
-    /// mapped. Called once the command is parsed, by when the main thread is gone.
-    public static func releaseUnwindTables() {
+    /// Gives back the unwind tables (`.eh_frame_hdr` and `.eh_frame`) once the calling thread
+    /// ends: an `async` main ends the main thread with libdispatch's `dispatch_main`, whose
+    /// `pthread_exit` unwinds its stack through them. Where those lookups land depends on the
+    /// layout; they left 0.7–1.9 MiB mapped. Called on the main thread before it first
+    /// suspends, the release runs on it right after that unwinding, as it parks.
+    public static func releaseUnwindTablesWhenThreadEnds() {
+        _ = CPosix_at_thread_exit { _ in LoadedImage.releaseUnwindTables() }
+    }
+
+    static func releaseUnwindTables() {
         guard let image = Image.current, let tables = image.unwindTables else { return }
         image.release(tables)
     }
 
     /// Gives back every page this process mapped from the program's and the shared libraries'
     /// files and never wrote: their code, constants and tables, whatever start-up read of them.
-    /// `watch` and `run` call it once parsed and at the end of each stage of start-up that first
-    /// uses much of the program (the first check round, the first registration); after them they
-    /// run only their steady loop, and what it reads comes back in from the page cache, which
-    /// keeps the files' pages all along. A page relocation or a write made the process's own copy
+    /// `watch` and `run` call it once they run and at the end of each stage of start-up that
+    /// first uses much of the program (the first check round, the first registration); after
+    /// them they run only their steady loop, and what it reads comes back in from the page cache,
+    /// which keeps the files' pages all along. A page relocation or a write made the process's own copy
     /// (among them RELRO, relocated and then made read-only) stays.
     public static func releaseFileBackedPages() {
         releaseProgramPages()

@@ -28,6 +28,10 @@ enum ErrorReport {
 
 extension ServiceMonitorCommand {
     /// Parses, runs, and exits with the documented status; every error is one line, not a page.
+    ///
+    /// Isolated to the main actor, as `main.swift`'s top-level code is: it parses on the main
+    /// thread, and a one-shot command then runs none of its code on Swift's global pool.
+    @MainActor
     public static func runAsMain(_ arguments: [String] = Array(CommandLine.arguments.dropFirst())) async -> Never {
         if arguments.first == SupervisedChild.launchMarker { becomeChild(arguments) }
         // What only start-up read need not count towards the peak resident set a command reaches
@@ -35,50 +39,81 @@ extension ServiceMonitorCommand {
         LoadedImage.releaseRelocationTable()
         let command: any ParsableCommand
         do {
-            command = try await parse(arguments)
+            command = try parse(arguments)
         } catch {
             exitForParseError(error, arguments: arguments)
         }
-        LoadedImage.releaseUnwindTables()
-        let runsForMonths = command is WatchCommand || command is RunCommand
-        if runsForMonths {
-            // They run for months: what only parsing read of the program and the libraries would
-            // stay mapped all along (the monitor gives back, in turn, what its first check and its
-            // first registration read). A one-shot command would only read back what it needs.
-            // They also run the health checks on NIO's singleton group, so they keep one
-            // event-loop thread per core.
-            LoadedImage.releaseFileBackedPages()
-        } else {
+        LoadedImage.releaseUnwindTablesWhenThreadEnds()
+        let runsForMonths = runsForMonths(command)
+        if !runsForMonths {
             // Every other command is one etcd connection: one event-loop thread serves it, and
-            // starting one per core cost a one-shot `hosts` ~9% of its wall time.
+            // starting one per core cost a one-shot `hosts` ~9% of its wall time. `watch` and
+            // `run` run the health checks on NIO's singleton group too, so they keep one
+            // event-loop thread per core.
             NIOSingletons.groupLoopCountSuggestion = 1
         }
-        do {
-            if var asyncCommand = command as? any AsyncParsableCommand {
-                if runsForMonths {
-                    try await asyncCommand.run()
-                } else {
-                    // On the one event loop, which serves its connection: no thread hand-offs
-                    // per answer (a `hosts` of 50: 0.97x the wall time, 0.90x the CPU).
-                    let eventLoop = EventLoopTaskExecutor(NIOSingletons.posixEventLoopGroup.next())
-                    try await withTaskExecutorPreference(eventLoop) {
-                        try await asyncCommand.run()
-                    }
-                }
-            } else {
-                var command = command
+        guard let asyncCommand = command as? any AsyncParsableCommand else {
+            // ArgumentParser's own help and version commands.
+            var command = command
+            do {
                 try command.run()
+                Glibc.exit(ExitStatus.ok.rawValue)
+            } catch {
+                exit(after: error)
             }
+        }
+        await runAndExit(asyncCommand, onEventLoop: !runsForMonths)
+    }
+
+    /// `watch` and `run`, which run until stopped; every other command is one-shot.
+    static func runsForMonths(_ command: any ParsableCommand) -> Bool {
+        command is WatchCommand || command is RunCommand
+    }
+
+    /// Runs `command` and exits with its status. A one-shot command runs on the one event loop,
+    /// which serves its connection, and exits there: no answer is handed between threads, and
+    /// nothing wakes the main actor at the end (its thread is parked: one would be started to
+    /// run it). With the parse on the main thread, a `hosts` of 50 takes 0.92x the wall time and
+    /// 0.86x the CPU. `watch` and `run` run on Swift's global pool.
+    nonisolated(nonsending) static func runAndExit(_ command: sending any AsyncParsableCommand, onEventLoop: Bool) async -> Never {
+        guard onEventLoop else {
+            await runThenExit(command)
+        }
+        let eventLoop = EventLoopTaskExecutor(NIOSingletons.posixEventLoopGroup.next())
+        await withTaskExecutorPreference(eventLoop) {
+            await runThenExit(command)
+        }
+    }
+
+    /// Runs `command` where the task runs nonisolated code, and exits with its status from there.
+    static func runThenExit(_ command: any AsyncParsableCommand) async -> Never {
+        if runsForMonths(command) {
+            // They run for months: what only parsing and starting this thread read of the
+            // program and the libraries would stay mapped all along (the monitor gives back, in
+            // turn, what its first check and its first registration read). A one-shot command
+            // would only read back what it needs.
+            LoadedImage.releaseFileBackedPages()
+        }
+        var command = command
+        do {
+            try await command.run()
             Glibc.exit(ExitStatus.ok.rawValue)
-        } catch let error as ExitCode {
+        } catch {
+            exit(after: error)
+        }
+    }
+
+    /// Exits with the status of the error a command's run threw, and its one line.
+    static func exit(after error: any Error) -> Never {
+        if let error = error as? ExitCode {
             // A negative outcome the command has already reported.
             Glibc.exit(error.rawValue)
-        } catch where exitCode(for: error) == .success {
+        }
+        if exitCode(for: error) == .success {
             // `--help` parses as ArgumentParser's own help command, whose run() asks for the help.
             exit(withError: error)
-        } catch {
-            ErrorReport.exit(with: error)
         }
+        ErrorReport.exit(with: error)
     }
 
     /// `run`'s child, started as `service-monitor __run-child PARENT -- COMMAND…`: bound to its

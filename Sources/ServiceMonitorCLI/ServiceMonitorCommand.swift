@@ -41,11 +41,15 @@ extension ServiceMonitorCommand {
     /// completions, dump-help), is parsed with that subcommand as the root: the same
     /// definitions, values and error line (only ArgumentParser's closing hint, never printed,
     /// reads "See 'hosts --help'"). Any other goes through this root.
-    static func parse(_ arguments: [String]) async throws -> any ParsableCommand {
+    ///
+    /// Synchronous: ArgumentParser's `asyncParseAsRoot` differs only in running asynchronous
+    /// custom completions, which no option has, and would leave the main actor for Swift's
+    /// global pool.
+    static func parse(_ arguments: [String]) throws -> any ParsableCommand {
         if let subcommand = directSubcommand(arguments) {
-            return try await subcommand.asyncParseAsRoot(Array(arguments.dropFirst()))
+            return try subcommand.parseAsRoot(Array(arguments.dropFirst()))
         }
-        return try await asyncParseAsRoot(arguments)
+        return try parseAsRoot(arguments)
     }
 
     /// The subcommand ``parse(_:)`` takes as the root for `arguments`, or `nil` for this root.

@@ -37,8 +37,8 @@ struct BinaryFootprintTests {
 
     /// A running `watch` keeps none of the pages only its start-up read: the relocation table
     /// and the unwind tables its main thread's exit walked (`LoadedImage.releaseRelocationTable`,
-    /// `releaseUnwindTables`). Its `.rodata`, which the linker left in the writable segment, is
-    /// read-only, as `releaseFileBackedPages` makes it before giving it back.
+    /// `releaseUnwindTablesWhenThreadEnds`). Its `.rodata`, which the linker left in the
+    /// writable segment, is read-only, as `releaseFileBackedPages` makes it before giving it back.
     @Test func aRunningWatchKeepsNoPageOnlyStartUpRead() async throws {
         try await EtcdCluster.with(members: 1) { cluster in
             try await withEtcdClient(.init(endpoints: cluster.clientURLs)) { client in

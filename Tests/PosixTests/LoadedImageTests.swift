@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 @testable import Posix
 import Testing
 import TestSupport
@@ -28,6 +29,43 @@ struct LoadedImageTests {
         #expect(try MappedImage.mappedPages(pages) > 0)
         LoadedImage.releaseRelocationTable()
         #expect(try MappedImage.mappedPages(pages) == 0)
+    }
+
+    /// The unwind tables are given back once the thread that asked ends, after its exit has
+    /// unwound its stack (as the main thread's does when `dispatch_main` parks it), not before.
+    @Test func releasesTheUnwindTablesOnceTheThreadEnds() throws {
+        let unwind = try #require(LoadedImage.unwindTables())
+        let pages = MappedImage.innerPages(of: unwind.start..<(unwind.start + unwind.length))
+        try #require(!pages.isEmpty)
+        // Read every page, as unwinding would.
+        var sum: UInt8 = 0
+        for page in stride(from: unwind.start, to: unwind.start + unwind.length, by: 4096) {
+            sum &+= try #require(UnsafePointer<UInt8>(bitPattern: page)).pointee
+        }
+        let mappedBefore = try MappedImage.mappedPages(pages)
+        try #require(mappedBefore > 0, "read \(sum)")
+
+        var thread = pthread_t()
+        let started = pthread_create(&thread, nil, { _ in
+            LoadedImage.releaseUnwindTablesWhenThreadEnds()
+            let mapped = (try? MappedImage.mappedPages(Self.unwindPages())) ?? 0
+            Self.mappedWhileRunning.store(mapped, ordering: .relaxed)
+            return nil
+        }, nil)
+        try #require(started == 0)
+        pthread_join(thread, nil)
+
+        // Other tests throwing meanwhile walk the tables too: most pages, not all, are gone.
+        let mappedAfter = try MappedImage.mappedPages(pages)
+        #expect(Self.mappedWhileRunning.load(ordering: .relaxed) > mappedBefore / 2, "released before the thread ended")
+        #expect(mappedAfter < mappedBefore / 2, "\(mappedBefore) pages mapped before, \(mappedAfter) after")
+    }
+
+    private static let mappedWhileRunning = Atomic<Int>(0)
+
+    private static func unwindPages() -> Range<UInt> {
+        guard let unwind = LoadedImage.unwindTables() else { return 0..<0 }
+        return MappedImage.innerPages(of: unwind.start..<(unwind.start + unwind.length))
     }
 
     /// `.rodata`, which the linker put in the writable segment (Swift emits some of the

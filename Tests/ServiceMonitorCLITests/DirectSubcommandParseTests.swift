@@ -51,7 +51,7 @@ struct DirectSubcommandParseTests {
     func parsesAsTheRootDoes(_ arguments: [String]) async {
         // Help after `--` is run's COMMAND's own, not ArgumentParser's: that one is direct too.
         #expect(ServiceMonitorCommand.directSubcommand(arguments) != nil, "\(arguments) should take the direct way")
-        let direct = await Self.outcome(arguments) { try await ServiceMonitorCommand.parse(arguments) }
+        let direct = await Self.outcome(arguments) { try ServiceMonitorCommand.parse(arguments) }
         let throughRoot = await Self.outcome(arguments) { try await ServiceMonitorCommand.asyncParseAsRoot(arguments) }
         #expect(direct == throughRoot)
     }

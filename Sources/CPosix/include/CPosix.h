@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/auxv.h>
@@ -110,6 +111,15 @@ static inline int CPosix_madvise_dontneed(void *start, size_t length) {
 
 static inline int CPosix_mprotect_read_only(void *start, size_t length) {
     return mprotect(start, length, PROT_READ) < 0 ? -errno : 0;
+}
+
+/// Runs `action` as the calling thread ends, after `pthread_exit` has unwound its stack (a
+/// thread-specific value's destructor); `-errno` when no key is left.
+static inline int CPosix_at_thread_exit(void (*action)(void *)) {
+    pthread_key_t key;
+    int failure = pthread_key_create(&key, action);
+    if (failure != 0) return -failure;
+    return -pthread_setspecific(key, (const void *)&CPosix_at_thread_exit);
 }
 
 #endif
