@@ -33,8 +33,8 @@ public enum LoadedImage {
     /// `watch` and `run` call it once they run and at the end of each stage of start-up that
     /// first uses much of the program (the first check round, the first registration); after
     /// them they run only their steady loop, and what it reads comes back in from the page cache,
-    /// which keeps the files' pages all along. A page relocation or a write made the process's own copy
-    /// (among them RELRO, relocated and then made read-only) stays.
+    /// which keeps the files' pages all along. A page relocation or a write made the process's
+    /// own copy (among them RELRO, relocated and then made read-only) stays.
     public static func releaseFileBackedPages() {
         releaseProgramPages()
         releaseLibraryPages()

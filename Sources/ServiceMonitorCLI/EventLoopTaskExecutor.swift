@@ -4,8 +4,8 @@ import NIOCore
 ///
 /// A one-shot command runs on the event loop its etcd or DynamoDB connection is served by
 /// (`withTaskExecutorPreference`): each answer then resumes the command on the thread that
-/// read it, instead of waking a thread of Swift's global pool and handing the next request
-/// back to the event loop, and the pool's second thread never starts.
+/// read it, instead of waking a thread of Swift's global pool, which handed the next request
+/// back to the event loop.
 final class EventLoopTaskExecutor: TaskExecutor {
     let eventLoop: any EventLoop
 
