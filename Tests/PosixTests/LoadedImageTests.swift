@@ -34,12 +34,11 @@ struct LoadedImageTests {
     /// The unwind tables are given back once the thread that asked ends, after its exit has
     /// unwound its stack (as the main thread's does when `dispatch_main` parks it), not before.
     @Test func releasesTheUnwindTablesOnceTheThreadEnds() throws {
-        let unwind = try #require(LoadedImage.unwindTables())
-        let pages = MappedImage.innerPages(of: unwind.start..<(unwind.start + unwind.length))
-        try #require(!pages.isEmpty)
+        let pages = Self.unwindPages()
+        try #require(!pages.isEmpty, "no unwind tables found, or none a whole page")
         // Read every page, as unwinding would.
         var sum: UInt8 = 0
-        for page in stride(from: unwind.start, to: unwind.start + unwind.length, by: 4096) {
+        for page in stride(from: pages.lowerBound, to: pages.upperBound, by: Int(sysconf(Int32(_SC_PAGESIZE)))) {
             sum &+= try #require(UnsafePointer<UInt8>(bitPattern: page)).pointee
         }
         let mappedBefore = try MappedImage.mappedPages(pages)
@@ -63,6 +62,8 @@ struct LoadedImageTests {
 
     private static let mappedWhileRunning = Atomic<Int>(0)
 
+    /// The whole pages of the unwind tables (empty when none is found); also read from the
+    /// thread, whose C entry point captures nothing.
     private static func unwindPages() -> Range<UInt> {
         guard let unwind = LoadedImage.unwindTables() else { return 0..<0 }
         return MappedImage.innerPages(of: unwind.start..<(unwind.start + unwind.length))
