@@ -62,3 +62,15 @@ struct AcquireLeaseCommand: AsyncParsableCommand {
         return try await lease.acquire(request, interrupted: interrupted)
     }
 }
+
+extension AcquireLeaseCommand: PlainlyParsableCommand {
+    static let plainOptions = GlobalOptions.plainOptions + InstanceOptions.plainOptions + LeaseOptions.plainOptions
+
+    static func parsed(from line: PlainCommandLine) throws(PlainCommandLine.NotPlain) -> Self {
+        var parsed = Self()
+        parsed.global = GlobalOptions.parsed(from: line)
+        parsed.instance = try InstanceOptions.parsed(from: line)
+        parsed.lease = try LeaseOptions.parsed(from: line)
+        return parsed
+    }
+}

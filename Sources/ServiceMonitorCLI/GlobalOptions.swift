@@ -58,6 +58,33 @@ struct GlobalOptions: ParsableArguments {
     var pollInterval: String?
 }
 
+extension GlobalOptions: PlainlyParsable {
+    static let plainOptions = PlainOptions(values: [
+        "endpoints", "prefix", "cacert", "cert", "key", "user", "host-ip", "dial-timeout", "command-timeout", "log-target",
+        "backend", "dynamodb-table", "region", "dynamodb-endpoint", "poll-interval",
+    ])
+
+    static func parsed(from line: PlainCommandLine) -> Self {
+        var parsed = Self()
+        parsed.endpoints = line.value("endpoints")
+        parsed.prefix = line.value("prefix")
+        parsed.cacert = line.value("cacert")
+        parsed.cert = line.value("cert")
+        parsed.key = line.value("key")
+        parsed.user = line.value("user")
+        parsed.hostIP = line.value("host-ip")
+        parsed.dialTimeout = line.value("dial-timeout")
+        parsed.commandTimeout = line.value("command-timeout")
+        parsed.logTarget = line.value("log-target")
+        parsed.backend = line.value("backend")
+        parsed.dynamodbTable = line.value("dynamodb-table")
+        parsed.region = line.value("region")
+        parsed.dynamodbEndpoint = line.value("dynamodb-endpoint")
+        parsed.pollInterval = line.value("poll-interval")
+        return parsed
+    }
+}
+
 /// The DynamoDB settings, validated; region and endpoint stay `nil` when not given, for the
 /// client to resolve as the AWS SDKs do (the shared config file's region, the region's endpoint).
 struct DynamoDBSettings: Sendable {

@@ -17,3 +17,15 @@ struct HostFormatOptions: ParsableArguments {
         try HostFormat(layout: format, port: port, template: template)
     }
 }
+
+extension HostFormatOptions: PlainlyParsable {
+    static let plainOptions = PlainOptions(values: ["format", "port", "template"])
+
+    static func parsed(from line: PlainCommandLine) throws(PlainCommandLine.NotPlain) -> Self {
+        var parsed = Self()
+        parsed.format = line.value("format") ?? "csv"
+        parsed.port = try line.integer("port")
+        parsed.template = line.value("template")
+        return parsed
+    }
+}

@@ -140,3 +140,19 @@ enum Output {
         try? descriptor.write(text)
     }
 }
+
+extension HostsCommand: PlainlyParsableCommand {
+    static let plainOptions = GlobalOptions.plainOptions + HostFormatOptions.plainOptions
+        + PlainOptions(values: ["label", "min", "wait"], flags: ["watch"])
+
+    static func parsed(from line: PlainCommandLine) throws(PlainCommandLine.NotPlain) -> Self {
+        var parsed = Self()
+        parsed.global = GlobalOptions.parsed(from: line)
+        parsed.label = try line.required("label")
+        parsed.rendering = try HostFormatOptions.parsed(from: line)
+        parsed.min = try line.integer("min")
+        parsed.wait = line.value("wait")
+        parsed.watch = line.flag("watch")
+        return parsed
+    }
+}

@@ -14,3 +14,14 @@ struct InstanceOptions: ParsableArguments {
         (try Label(label), try ServiceID(serviceID))
     }
 }
+
+extension InstanceOptions: PlainlyParsable {
+    static let plainOptions = PlainOptions(values: ["label", "service-id"])
+
+    static func parsed(from line: PlainCommandLine) throws(PlainCommandLine.NotPlain) -> Self {
+        var parsed = Self()
+        parsed.label = try line.required("label")
+        parsed.serviceID = try line.required("service-id")
+        return parsed
+    }
+}

@@ -22,3 +22,15 @@ struct LeaseOptions: ParsableArguments {
         )
     }
 }
+
+extension LeaseOptions: PlainlyParsable {
+    static let plainOptions = PlainOptions(values: ["lease-timeout", "acquire-timeout", "slots"])
+
+    static func parsed(from line: PlainCommandLine) throws(PlainCommandLine.NotPlain) -> Self {
+        var parsed = Self()
+        parsed.leaseTimeout = line.value("lease-timeout") ?? "240s"
+        parsed.acquireTimeout = line.value("acquire-timeout") ?? "360s"
+        parsed.slots = try line.integer("slots") ?? 1
+        return parsed
+    }
+}

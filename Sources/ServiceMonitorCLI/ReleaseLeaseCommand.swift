@@ -34,3 +34,14 @@ struct ReleaseLeaseCommand: AsyncParsableCommand {
             .release()
     }
 }
+
+extension ReleaseLeaseCommand: PlainlyParsableCommand {
+    static let plainOptions = GlobalOptions.plainOptions + InstanceOptions.plainOptions
+
+    static func parsed(from line: PlainCommandLine) throws(PlainCommandLine.NotPlain) -> Self {
+        var parsed = Self()
+        parsed.global = GlobalOptions.parsed(from: line)
+        parsed.instance = try InstanceOptions.parsed(from: line)
+        return parsed
+    }
+}

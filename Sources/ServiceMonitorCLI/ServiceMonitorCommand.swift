@@ -22,6 +22,12 @@ public struct ServiceMonitorCommand: AsyncParsableCommand {
         StatusCommand.self, CreateTableCommand.self,
     ]
 
+    /// The one-shot commands, run inside `ExecStart=` lines, that a plain command line builds
+    /// directly (``plainCommand(_:)``).
+    static let plainlyParsable: [any PlainlyParsableCommand.Type] = [
+        HostsCommand.self, AcquireLeaseCommand.self, ReleaseLeaseCommand.self, StatusCommand.self,
+    ]
+
     public init() {}
 }
 
@@ -30,26 +36,43 @@ public enum ServiceMonitorVersion {
 }
 
 extension ServiceMonitorCommand {
-    /// Parses `arguments` (without the program name) into the command to run.
+    /// Parses `arguments` (without the program name) into the command to run, the cheapest way
+    /// that comes to ArgumentParser's result.
     ///
-    /// Before it parses, ArgumentParser checks every command line for a completion-script
-    /// request by parsing two pseudo-commands of its own; each first use of a type there scans
-    /// the binary's ~10 800 conformance records, which made that check two thirds of a
-    /// `--version` and a sixth of a `hosts` (12 M instructions). It skips the check for a root
-    /// command with a super-command name, which every subcommand has: so a command line that
-    /// names a subcommand first, and asks nothing ArgumentParser answers itself (help, version,
-    /// completions, dump-help), is parsed with that subcommand as the root: the same
-    /// definitions, values and error line (only ArgumentParser's closing hint, never printed,
-    /// reads "See 'hosts --help'"). Any other goes through this root.
+    /// - A plain command line of a one-shot command is built without ArgumentParser
+    ///   (``plainCommand(_:)``).
+    /// - Before it parses, ArgumentParser checks every command line for a completion-script
+    ///   request by parsing two pseudo-commands of its own; each first use of a type there scans
+    ///   the binary's ~10 400 conformance records, which made that check two thirds of a
+    ///   `--version` and a sixth of a `hosts` (12 M instructions). It skips the check for a root
+    ///   command with a super-command name, which every subcommand has: so a command line that
+    ///   names a subcommand first, and asks nothing ArgumentParser answers itself (help,
+    ///   version, completions, dump-help), is parsed with that subcommand as the root: the same
+    ///   definitions, values and error line (only ArgumentParser's closing hint, never printed,
+    ///   reads "See 'hosts --help'").
+    /// - Any other goes through this root.
     ///
     /// Synchronous: ArgumentParser's `asyncParseAsRoot` differs only in running asynchronous
     /// custom completions, which no option has, and would leave the main actor for Swift's
     /// global pool.
     static func parse(_ arguments: [String]) throws -> any ParsableCommand {
+        if let command = plainCommand(arguments) {
+            return command
+        }
         if let subcommand = directSubcommand(arguments) {
             return try subcommand.parseAsRoot(Array(arguments.dropFirst()))
         }
         return try parseAsRoot(arguments)
+    }
+
+    /// The one-shot command a plain command line (``PlainCommandLine``) names first, built
+    /// without ArgumentParser; `nil` for ArgumentParser to parse.
+    static func plainCommand(_ arguments: [String]) -> (any PlainlyParsableCommand)? {
+        guard let first = arguments.first,
+              let command = plainlyParsable.first(where: { $0.configuration.commandName == first }),
+              let line = PlainCommandLine(arguments.dropFirst(), options: command.plainOptions)
+        else { return nil }
+        return try? command.parsed(from: line)
     }
 
     /// The subcommand ``parse(_:)`` takes as the root for `arguments`, or `nil` for this root.

@@ -26,3 +26,15 @@ struct StatusCommand: AsyncParsableCommand {
         Output.write(json ? try report.json() : report.table())
     }
 }
+
+extension StatusCommand: PlainlyParsableCommand {
+    static let plainOptions = GlobalOptions.plainOptions + PlainOptions(values: ["label"], flags: ["json"])
+
+    static func parsed(from line: PlainCommandLine) -> Self {
+        var parsed = Self()
+        parsed.global = GlobalOptions.parsed(from: line)
+        parsed.label = line.value("label")
+        parsed.json = line.flag("json")
+        return parsed
+    }
+}

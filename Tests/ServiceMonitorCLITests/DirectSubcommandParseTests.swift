@@ -4,24 +4,13 @@ import Testing
 import TestSupport
 
 /// `ServiceMonitorCommand.parse` takes a subcommand named first as the root, skipping
-/// ArgumentParser's completion-script check. Whatever it parses, the root's own way must parse
+/// ArgumentParser's completion-script check (unless the line is plain: `PlainCommandLineTests`;
+/// here the direct way is called itself). Whatever it parses, the root's own way must parse
 /// the same: the same command with the same values, or the same error line and exit code.
 /// (ArgumentParser's full text of an error also ends "See 'watch --help'" instead of "See
 /// 'service-monitor watch --help'", a line the command line never prints.)
 @Suite("parsing a subcommand as the root", .tags(.fast))
 struct DirectSubcommandParseTests {
-    /// What a parse came to, as the command line shows it: the command's type and values, or
-    /// the exit code and the one line a parse error prints.
-    private static func outcome(_ arguments: [String], _ parse: () async throws -> any ParsableCommand) async -> String {
-        do {
-            let command = try await parse()
-            return "parsed \(type(of: command)): \(String(reflecting: command))"
-        } catch {
-            let status = ServiceMonitorCommand.exitCode(for: error).rawValue
-            return "exit \(status): \(ServiceMonitorCommand.parseErrorLine(error, arguments: arguments))"
-        }
-    }
-
     /// Command lines of every subcommand, valid and not: values, defaults, env-style options,
     /// bad values, unknown and missing options, and run's COMMAND after `--`.
     static let commandLines: [[String]] = [
@@ -48,11 +37,11 @@ struct DirectSubcommandParseTests {
     ]
 
     @Test(arguments: commandLines)
-    func parsesAsTheRootDoes(_ arguments: [String]) async {
+    func parsesAsTheRootDoes(_ arguments: [String]) async throws {
         // Help after `--` is run's COMMAND's own, not ArgumentParser's: that one is direct too.
-        #expect(ServiceMonitorCommand.directSubcommand(arguments) != nil, "\(arguments) should take the direct way")
-        let direct = await Self.outcome(arguments) { try ServiceMonitorCommand.parse(arguments) }
-        let throughRoot = await Self.outcome(arguments) { try await ServiceMonitorCommand.asyncParseAsRoot(arguments) }
+        let subcommand = try #require(ServiceMonitorCommand.directSubcommand(arguments), "\(arguments) should take the direct way")
+        let direct = await parseOutcome(arguments) { try subcommand.parseAsRoot(Array(arguments.dropFirst())) }
+        let throughRoot = await parseOutcome(arguments) { try await ServiceMonitorCommand.asyncParseAsRoot(arguments) }
         #expect(direct == throughRoot)
     }
 
