@@ -34,6 +34,12 @@ extension ServiceMonitorCommand {
     @MainActor
     public static func runAsMain(_ arguments: [String] = Array(CommandLine.arguments.dropFirst())) async -> Never {
         if arguments.first == SupervisedChild.launchMarker { becomeChild(arguments) }
+        if arguments == ["--version"] {
+            // ArgumentParser's answer, without building the root's tables first (two thirds of
+            // its `--version`): start-up as a plain command line of `hosts` now has it.
+            Output.write("\(ServiceMonitorVersion.current)\n")
+            Glibc.exit(ExitStatus.ok.rawValue)
+        }
         // What only start-up read need not count towards the peak resident set a command reaches
         // next, nor stay mapped for as long as `watch` runs.
         LoadedImage.releaseRelocationTable()

@@ -99,6 +99,14 @@ struct PlainCommandLineTests {
         #expect(built > 15, "too few lines were plain to prove anything")
     }
 
+    /// `runAsMain` answers a lone `--version` itself, as ArgumentParser's root does: the version
+    /// on standard output, exit 0.
+    @Test func aLoneVersionFlagIsAnsweredAsArgumentParserAnswersIt() throws {
+        let answer = try #require(throws: (any Error).self) { try ServiceMonitorCommand.parseAsRoot(["--version"]) }
+        #expect(ServiceMonitorCommand.exitCode(for: answer) == .success)
+        #expect(ServiceMonitorCommand.fullMessage(for: answer) == ServiceMonitorVersion.current)
+    }
+
     /// What ArgumentParser must judge: help, errors, and spellings that are not plain.
     @Test(arguments: [
         ["hosts"], ["hosts", "--label"], ["hosts", "--label", "-x"], ["hosts", "--label", ""], ["hosts", "--label="],
