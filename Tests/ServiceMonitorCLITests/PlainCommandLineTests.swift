@@ -69,7 +69,7 @@ struct PlainCommandLineTests {
     }
 
     /// Every line of up to three arguments from a small alphabet: whatever is built directly, the
-    /// root parses the same way; the rest is left to it. Both kinds occur.
+    /// root parses the same way; the rest is left to it. Enough lines are built to show it.
     @Test(arguments: commands)
     func everyLineBuiltDirectlyIsWhatArgumentParserParses(_ name: String) async throws {
         let command = try PlainCommand(name)
