@@ -87,7 +87,10 @@ struct FailoverTests {
     @Test func keepAliveMovesOnFromAMemberThatStopsAnswering() async throws {
         try await EtcdCluster.with(members: 3) { cluster in
             try await withClient(cluster) { client in
-                let lease = try await client.grantLease(ttl: 3)
+                // Renewed every 2 s, so a renewal unanswered for 2 s reveals the silence and the
+                // fail-over has at least 2 s before the lease runs out: with a 3 s TTL it had 1 s,
+                // which a fully loaded test run (three members, every suite at once) once missed.
+                let lease = try await client.grantLease(ttl: 6)
                 let frozen = try #require(cluster.memberIndex(clientURL: client.currentEndpoint))
                 defer { cluster.resume(member: frozen) }
                 try await withThrowingTaskGroup(of: Void.self) { group in
@@ -95,7 +98,8 @@ struct FailoverTests {
                     defer { group.cancelAll() }
                     // The TCP connection stays up; only missing answers reveal the problem.
                     cluster.pause(member: frozen)
-                    try await Task.sleep(for: .seconds(5))
+                    // Longer than the lease's TTL: it only survives if renewals moved on.
+                    try await Task.sleep(for: .seconds(8))
                     #expect(client.currentEndpoint != cluster.members[frozen].clientURL)
                     #expect(try await client.leaseTimeToLive(lease.id).ttl > 0)
                 }
