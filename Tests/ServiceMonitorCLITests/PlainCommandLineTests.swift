@@ -11,6 +11,15 @@ import TestSupport
 struct PlainCommandLineTests {
     static let commands = ServiceMonitorCommand.plainlyParsable.map { $0._commandName }
 
+    /// Fails unless ArgumentParser's root parses `arguments` into `plain`, the same values.
+    static func expectArgumentParserParses(
+        _ arguments: [String], as plain: any ParsableCommand, sourceLocation: SourceLocation = #_sourceLocation
+    ) async {
+        let direct = await parseOutcome(arguments) { plain }
+        let throughRoot = await parseOutcome(arguments) { try await ServiceMonitorCommand.asyncParseAsRoot(arguments) }
+        #expect(direct == throughRoot, "\(arguments)", sourceLocation: sourceLocation)
+    }
+
     /// The command lines of the docs, the units and the bench, and each option's other spelling.
     static let everydayLines: [[String]] = [
         ["hosts", "--label", "elasticsearch"],
@@ -32,9 +41,7 @@ struct PlainCommandLineTests {
     @Test(arguments: everydayLines)
     func everydayLinesAreBuiltAsArgumentParserParsesThem(_ arguments: [String]) async throws {
         let plain = try #require(ServiceMonitorCommand.plainCommand(arguments), "\(arguments) should be plain")
-        let direct = await parseOutcome(arguments) { plain }
-        let throughRoot = await parseOutcome(arguments) { try await ServiceMonitorCommand.asyncParseAsRoot(arguments) }
-        #expect(direct == throughRoot)
+        await Self.expectArgumentParserParses(arguments, as: plain)
     }
 
     /// Each command's plain options are exactly the options and flags ArgumentParser defines for
@@ -62,9 +69,7 @@ struct PlainCommandLineTests {
         lines.append([command.name] + command.required(except: nil))
         for arguments in lines {
             let plain = try #require(ServiceMonitorCommand.plainCommand(arguments), "\(arguments) should be plain")
-            let direct = await parseOutcome(arguments) { plain }
-            let throughRoot = await parseOutcome(arguments) { try await ServiceMonitorCommand.asyncParseAsRoot(arguments) }
-            #expect(direct == throughRoot, "\(arguments)")
+            await Self.expectArgumentParserParses(arguments, as: plain)
         }
     }
 
@@ -92,9 +97,7 @@ struct PlainCommandLineTests {
             let arguments = [command.name] + command.required(except: value) + tail
             guard let plain = ServiceMonitorCommand.plainCommand(arguments) else { continue }
             built += 1
-            let direct = await parseOutcome(arguments) { plain }
-            let throughRoot = await parseOutcome(arguments) { try await ServiceMonitorCommand.asyncParseAsRoot(arguments) }
-            #expect(direct == throughRoot, "\(arguments)")
+            await Self.expectArgumentParserParses(arguments, as: plain)
         }
         #expect(built > 15, "too few lines were plain to prove anything")
     }
