@@ -94,7 +94,10 @@ extension EtcdClient {
                     // Whether nobody answered or a member without quorum sat on the request, the
                     // cluster could not serve it in time: unavailable, with the timeout as cause.
                     self.pool.recordFailure(connection, error: mapped)
-                    var error = Self.timedOut(operation, after: self.configuration.requestTimeout, lastError: mapped)
+                    // An attempt that nothing sent could have applied, cut short by the time left,
+                    // says less than the attempt before it (a refusal, say): report that one.
+                    let reported = repeatable ? (lastError ?? mapped) : mapped
+                    var error = Self.timedOut(operation, after: self.configuration.requestTimeout, lastError: reported)
                     if !repeatable {
                         // e.g. a proposal forwarded to a leader that just died is lost silently.
                         error.message = "\(operation) may or may not have been applied: " + error.message
