@@ -77,6 +77,30 @@ extension EtcdClient {
         }
     }
 
+    /// Renews a lease once, as one message of a keep-alive stream: its TTL starts again from now.
+    ///
+    /// - Returns: the one successful renewal.
+    /// - Throws: ``EtcdError`` with ``EtcdError/Code-swift.struct/leaseNotFound`` when the lease
+    ///   has expired or was revoked.
+    public func renewLease(_ leaseID: Int64) async throws(EtcdError) -> LeaseKeepAliveResponse {
+        var request = Etcdserverpb_LeaseKeepAliveRequest()
+        request.id = leaseID
+        let message = request
+        // Renewing twice does what renewing once does: repeated like a read.
+        let response = try await self.withFailover("lease renewal", kind: .read) { connection, metadata, callOptions in
+            try await connection.lease.leaseKeepAlive(metadata: metadata, options: callOptions) { writer in
+                try await writer.write(message)
+            } onResponse: { response in
+                for try await answer in response.messages { return answer }
+                throw EtcdError(code: .unavailable, message: "keep-alive stream closed before an answer", endpoint: connection.url)
+            }
+        }
+        guard response.ttl > 0 else {
+            throw EtcdError(code: .leaseNotFound, message: "lease \(leaseID) expired or was revoked")
+        }
+        return LeaseKeepAliveResponse(header: ResponseHeader(response.header), id: response.id, ttl: response.ttl)
+    }
+
     /// Runs `body` while keeping `leaseID` alive; if the lease is lost, `body` is cancelled and
     /// the keep-alive's error thrown.
     public func withLeaseKeepAlive<Result: Sendable>(

@@ -24,6 +24,9 @@ public struct Compare: Sendable, Hashable {
     }
 
     var key: [UInt8]
+    /// With a range end, the condition holds when it holds for every key in the range (and,
+    /// for an empty range, for a key that does not exist).
+    var rangeEnd: [UInt8] = []
     var op: Operator
     var target: Target
 
@@ -35,6 +38,12 @@ public struct Compare: Sendable, Hashable {
     /// Compares the key's version; `.version(key, .equal, 0)` means "the key does not exist".
     public static func version(_ key: some EtcdBytesConvertible, _ op: Operator, _ version: Int64) -> Self {
         Self(key: key.etcdBytes, op: op, target: .version(version))
+    }
+
+    /// Compares the version of every key in `range`; `.version(.prefix(p), .equal, 0)` means
+    /// "no key starts with p".
+    public static func version(_ range: KeyRange, _ op: Operator, _ version: Int64) -> Self {
+        Self(key: range.key, rangeEnd: range.rangeEnd, op: op, target: .version(version))
     }
 
     /// Compares the key's creation revision (0 when it does not exist).
@@ -133,6 +142,7 @@ extension Etcdserverpb_Compare {
     init(_ compare: Compare) {
         self.init()
         self.key = Data(compare.key)
+        self.rangeEnd = Data(compare.rangeEnd)
         switch compare.op {
         case .equal: self.result = .equal
         case .notEqual: self.result = .notEqual

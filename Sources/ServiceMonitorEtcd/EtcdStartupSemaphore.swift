@@ -8,6 +8,8 @@ public import ServiceMonitor
 /// waiters at `startup/queue/<id>` on a short lease the waiting process keeps alive, ordered by
 /// create revision. Promotion from queue to holder is one transaction guarded by the
 /// `startup/admissions` counter; a waiter is woken by a watch on the one key it waits behind.
+/// With one slot, the head of the queue is promoted at its wake-up by a transaction guarded by
+/// the state itself (its entry, no holder), on a holder lease it was granted while it waited.
 public struct EtcdStartupSemaphore: StartupSemaphore {
     let store: EtcdStateStore
     let layout: KeyLayout
@@ -108,6 +110,8 @@ public struct EtcdStartupTicket: StartupTicket {
         var lastReport: WaitReport?
         var failedPromotions = 0
         var holderLeft = false
+        // With one slot, the head's holder lease, granted while it waits (see promoteAtWake).
+        var aheadLease: Int64?
         while true {
             try Task.checkCancellation()
             // Woken because a holder left, the head of the queue is nearly always admitted: its
@@ -147,8 +151,21 @@ public struct EtcdStartupTicket: StartupTicket {
                 try await store.put(queueKey, value: value, lease: queueLease)
             case .waitForHolders:
                 lastReport = try await self.report(snapshot, after: lastReport, to: report)
+                if slots == 1, aheadLease == nil {
+                    aheadLease = try? await store.grantLease(ttl: leaseTimeout)
+                }
                 try await untilDeleted(in: .prefix(layout.startupHolders(label)), after: snapshot.revision)
                 logWake("a holder left")
+                if let lease = aheadLease, let entry = snapshot.queue.first, entry.key == queueKey {
+                    // Whatever the outcome, the lease is used up: bound to our holder key, or
+                    // revoked, or gone.
+                    aheadLease = nil
+                    do {
+                        if try await promoteAtWake(holderLease: lease, queueCreateRevision: entry.createRevision) { return }
+                    } catch let failed as PromotionNotApplied {
+                        logger.debug("the promotion of \(serviceID) at its wake-up failed without effect: \(failed.cause)")
+                    }
+                }
                 holderLeft = true
             case .waitForPredecessor(let key):
                 lastReport = try await self.report(snapshot, after: lastReport, to: report)
@@ -183,28 +200,86 @@ public struct EtcdStartupTicket: StartupTicket {
         } catch {
             throw PromotionNotApplied(cause: error)
         }
-        let admissions = layout.startupAdmissions(label)
         let promoted: Bool
         do {
             promoted = try await store.commit(
-                if: [.createRevision(key: queueKey, equals: queueCreateRevision), .version(key: admissions, equals: admissionsVersion)],
-                then: [
-                    .put(key: holderKey, value: value, lease: holderLease),
-                    .delete(key: queueKey),
-                    .put(key: admissions, value: Array(serviceID.rawValue.utf8), lease: 0),
-                ]
+                if: [
+                    .createRevision(key: queueKey, equals: queueCreateRevision),
+                    .version(key: layout.startupAdmissions(label), equals: admissionsVersion),
+                ],
+                then: promotion(holderLease: holderLease)
             )
         } catch {
-            let settled = await store.settledEntry(at: holderKey)
-            if let held = settled ?? nil, held.lease == holderLease {
-                return true
-            }
-            try? await store.revokeLease(holderLease)
-            guard settled != nil, !(error is CancellationError) else { throw error }
-            throw PromotionNotApplied(cause: error)
+            return try await settle(error, holderLease: holderLease)
         }
         if !promoted { try? await store.revokeLease(holderLease) }
         return promoted
+    }
+
+    /// The head's promotion when a holder of its one slot leaves, without reading the queue first:
+    /// one transaction, taken only if this waiter's entry is still the one it was and no key is
+    /// left under `holders/`. Its holder lease was granted while it waited, and is renewed in
+    /// the same moment, so the slot's time still starts when it is taken. A read and a grant
+    /// fewer between a release and the next start (bench/RESULTS.md, (ac)).
+    ///
+    /// Returns false when the slot was taken meanwhile (the caller reads the queue again).
+    /// ``PromotionNotApplied`` when nothing changed for want of a connection or of the lease
+    /// (it ran out: the head waited longer than `--lease-timeout`).
+    private func promoteAtWake(holderLease: Int64, queueCreateRevision: Int64) async throws -> Bool {
+        async let renewal: (any Error)? = {
+            do {
+                try await store.renewLease(holderLease)
+                return nil
+            } catch {
+                return error
+            }
+        }()
+        let promoted: Bool
+        do {
+            promoted = try await store.commit(
+                if: [.createRevision(key: queueKey, equals: queueCreateRevision), .noKeys(prefix: layout.startupHolders(label))],
+                then: promotion(holderLease: holderLease)
+            )
+        } catch {
+            _ = await renewal
+            return try await settle(error, holderLease: holderLease)
+        }
+        guard promoted else {
+            _ = await renewal
+            try? await store.revokeLease(holderLease)
+            return false
+        }
+        if let failed = await renewal {
+            // The transaction found the lease alive, so this failure is the connection's: the
+            // slot ends earlier than `--lease-timeout` by the time this waiter was first in line.
+            logger.warning(
+                "could not restart the startup lease of \(serviceID) when it was taken; it ends early by the time it waited first in line",
+                metadata: ["service_monitor.error": "\(failed)"]
+            )
+        }
+        return true
+    }
+
+    /// The operations that move this waiter from queue to holder on `holderLease`.
+    private func promotion(holderLease: Int64) -> [StoreOperation] {
+        [
+            .put(key: holderKey, value: value, lease: holderLease),
+            .delete(key: queueKey),
+            .put(key: layout.startupAdmissions(label), value: Array(serviceID.rawValue.utf8), lease: 0),
+        ]
+    }
+
+    /// After a promotion failed with `error`, whose outcome may be unknown (the member, the
+    /// leader say, died with it in flight): a linearizable read settles it. Our holder key on our
+    /// lease means promoted; otherwise it was not applied and ``PromotionNotApplied`` is thrown.
+    private func settle(_ error: any Error, holderLease: Int64) async throws -> Bool {
+        let settled = await store.settledEntry(at: holderKey)
+        if let held = settled ?? nil, held.lease == holderLease {
+            return true
+        }
+        try? await store.revokeLease(holderLease)
+        guard settled != nil, !(error is CancellationError) else { throw error }
+        throw PromotionNotApplied(cause: error)
     }
 
     /// A promotion that failed and certainly changed nothing.

@@ -15,6 +15,11 @@ struct EtcdStateStore: Sendable {
         try await client.keepAlive(lease, grantedTTL: ttl)
     }
 
+    /// Starts the lease's TTL again from now.
+    func renewLease(_ lease: Int64) async throws {
+        _ = try await client.renewLease(lease)
+    }
+
     func revokeLease(_ lease: Int64) async throws {
         _ = try await client.revokeLease(lease)
     }
@@ -112,6 +117,7 @@ extension Compare {
         case .createRevision(let key, let revision): self = .createRevision(key, .equal, revision)
         case .version(let key, let version): self = .version(key, .equal, version)
         case .lease(let key, let lease): self = .lease(key, .equal, lease)
+        case .noKeys(let prefix): self = .version(.prefix(prefix), .equal, 0)
         }
     }
 }

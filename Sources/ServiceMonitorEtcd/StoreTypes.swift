@@ -9,6 +9,8 @@ public enum StoreCondition: Sendable, Hashable {
     case version(key: String, equals: Int64)
     /// The key is bound to `lease`.
     case lease(key: String, equals: Int64)
+    /// No key starts with `prefix`.
+    case noKeys(prefix: String)
 }
 
 /// An operation of ``EtcdStateStore/commit(if:then:)``.

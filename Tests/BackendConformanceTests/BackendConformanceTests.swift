@@ -263,6 +263,43 @@ struct BackendConformanceTests {
     }
 
     @Test(arguments: BackendUnderTest.allCases)
+    func aSlotsTimeStartsWhenItIsTakenHoweverLongItsTakerWaited(kind: BackendUnderTest) async throws {
+        try await kind.with { backend in
+            let semaphore = backend.semaphore
+            let order = Names()
+            try await take(semaphore, "holder", slots: 1, order: order)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                // First in line for 3 s, then admitted with a 10 s lease timeout: ~10 s left, not ~7.
+                _ = try await queue(semaphore, "next", slots: 1, leaseTimeout: .seconds(10), order: order, in: &group)
+                try await Task.sleep(for: .seconds(3))
+                #expect(try await semaphore.release(Self.id("holder"), of: label))
+                try await group.waitForAll()
+            }
+            let left = try #require(try await backend.status(of: label).labels.first?.startup.holders.first?.secondsLeft)
+            #expect(left >= 8, "\(left) s left")
+            #expect(order.names.withLock { $0 } == ["holder", "next"])
+        }
+    }
+
+    @Test(arguments: BackendUnderTest.allCases)
+    func aWaiterFirstInLineForLongerThanItsLeaseTimeoutIsStillAdmitted(kind: BackendUnderTest) async throws {
+        try await kind.with { backend in
+            let semaphore = backend.semaphore
+            let order = Names()
+            try await take(semaphore, "holder", slots: 1, order: order)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                // Whatever the waiter prepared for its slot while it waited has run out by the release.
+                _ = try await queue(semaphore, "patient", slots: 1, leaseTimeout: .seconds(2), order: order, in: &group)
+                try await Task.sleep(for: .seconds(4))
+                #expect(try await semaphore.release(Self.id("holder"), of: label))
+                try await group.waitForAll()
+            }
+            #expect(try await semaphore.holds(Self.id("patient"), of: label))
+            #expect(order.names.withLock { $0 } == ["holder", "patient"])
+        }
+    }
+
+    @Test(arguments: BackendUnderTest.allCases)
     func aWaiterThatLeavesNoLongerBlocksTheOnesBehindIt(kind: BackendUnderTest) async throws {
         try await kind.with { backend in
             let semaphore = backend.semaphore
@@ -337,13 +374,14 @@ struct BackendConformanceTests {
     /// Queues `name` in a child task of `group` that records its admission in `order`; returns
     /// its first report, once it waits.
     private func queue(
-        _ semaphore: some StartupSemaphore, _ name: String, slots: Int, order: Names, in group: inout ThrowingTaskGroup<Void, any Error>
+        _ semaphore: some StartupSemaphore, _ name: String, slots: Int, leaseTimeout: Duration = .seconds(60), order: Names,
+        in group: inout ThrowingTaskGroup<Void, any Error>
     ) async throws -> StartupQueueReport {
         let ticket = try await semaphore.enqueue(Self.id(name), of: label, entry: Self.entry(name), logger: logger)
         let (reports, reported) = AsyncStream.makeStream(of: StartupQueueReport.self)
         group.addTask {
             try await withTimeout(.seconds(20), "\(name) waiting for a slot") {
-                try await ticket.waitForSlot(slots: slots, leaseTimeout: .seconds(60)) { reported.yield($0) }
+                try await ticket.waitForSlot(slots: slots, leaseTimeout: leaseTimeout) { reported.yield($0) }
             }
             order.names.withLock { $0.append(name) }
             reported.finish()

@@ -225,17 +225,22 @@ struct StartupLeaseTests {
                     waiters[1].lines(containing: "SERVICE_MONITOR_QUEUE_POSITION=0").count == 1
                 }
                 #expect(waiters[1...].allSatisfy { $0.isRunning })
-                // w-0's holder lease was granted while it read the queue after the wake-up; the
-                // one it holds by must be that one, with no other left behind. Every lease but
-                // a holder's is a queue entry's, of 9 s.
-                let leaseIDs = try await cluster.etcdctl(["lease", "list"])
-                    .split(separator: "\n").dropFirst().compactMap { Int64($0, radix: 16) }
-                var longLived: [Int64] = []
-                for id in leaseIDs where try await client.leaseTimeToLive(id).ttl > 9 {
-                    longLived.append(id)
-                }
+                // With one slot, the first in line is granted its holder lease while it waits: w-0
+                // holds by the one it had, and w-1, first in line now, has one bound to nothing.
+                // None is left behind. Every other lease is a queue entry's, of 9 s.
                 let held = try #require(try await client.range(.key(lease.holderKey("w-0"))).kvs.first)
-                #expect(longLived == [held.lease], "leases: \(leaseIDs)")
+                let longLived = try await eventually("w-1's lease for its slot") { () async throws -> [Int64]? in
+                    let leaseIDs = try await cluster.etcdctl(["lease", "list"])
+                        .split(separator: "\n").dropFirst().compactMap { Int64($0, radix: 16) }
+                    var longLived: [Int64] = []
+                    for id in leaseIDs where try await client.leaseTimeToLive(id).ttl > 9 {
+                        longLived.append(id)
+                    }
+                    return longLived.count == 2 ? longLived : nil
+                }
+                #expect(longLived.contains(held.lease), "leases: \(longLived)")
+                let ahead = try #require(longLived.first { $0 != held.lease })
+                #expect(try await client.leaseTimeToLive(ahead, keys: true).keys.isEmpty)
             }
         }
     }

@@ -110,6 +110,23 @@ struct KVTests {
         }
     }
 
+    @Test func aRangeCompareHoldsForEveryKeyInTheRangeAndForAnEmptyOne() async throws {
+        try await EtcdCluster.with(members: 1) { cluster in
+            try await withClient(cluster) { client in
+                let noneUnder = { (prefix: String) in [Compare.version(.prefix(prefix), .equal, 0)] }
+                #expect(try await client.txn(if: noneUnder("/ranged/"), then: [.put("/ranged/a", "1")]).succeeded)
+                #expect(try await client.txn(if: noneUnder("/ranged/"), then: [.put("/ranged/b", "1")]).succeeded == false)
+                // A key just outside the range does not count.
+                #expect(try await client.txn(if: noneUnder("/ranged/a/"), then: [.put("/ranged/a/x", "1")]).succeeded)
+                // Every key in the range must satisfy it: both are at version 1, then one is not.
+                #expect(try await client.txn(if: [.version(.prefix("/ranged/"), .equal, 1)], then: []).succeeded)
+                try await client.put("/ranged/a", value: "2")
+                #expect(try await client.txn(if: [.version(.prefix("/ranged/"), .equal, 1)], then: []).succeeded == false)
+                #expect(try await client.get("/ranged/b") == nil)
+            }
+        }
+    }
+
     @Test func txnComparesAndBranches() async throws {
         try await EtcdCluster.with(members: 1) { cluster in
             try await withClient(cluster) { client in

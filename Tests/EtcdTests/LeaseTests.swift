@@ -34,6 +34,25 @@ struct LeaseTests {
         }
     }
 
+    @Test func aRenewalStartsTheTTLAgainAndFailsForALeaseThatIsGone() async throws {
+        try await EtcdCluster.with(members: 1) { cluster in
+            try await withClient(cluster) { client in
+                let lease = try await client.grantLease(ttl: 10)
+                // Time the renewal has to make up: etcd reports whole seconds.
+                try await Task.sleep(for: .seconds(3))
+                #expect(try await client.leaseTimeToLive(lease.id).ttl <= 7)
+                let renewal = try await client.renewLease(lease.id)
+                #expect(renewal.id == lease.id)
+                #expect(renewal.ttl == 10)
+                #expect(try await client.leaseTimeToLive(lease.id).ttl >= 9)
+
+                try await client.revokeLease(lease.id)
+                let gone = await expectEtcdError { _ = try await client.renewLease(lease.id) }
+                #expect(gone.error?.code == .leaseNotFound)
+            }
+        }
+    }
+
     @Test func expiryDeletesAttachedKeys() async throws {
         try await EtcdCluster.with(members: 1) { cluster in
             try await withClient(cluster) { client in
