@@ -143,9 +143,9 @@ struct BackendConformanceTests {
                 group.cancelAll()
             }
             let stopped = clock.now
-            try await until(registry, within: .seconds(8)) { $0.isEmpty }
             // etcd rounds leases up to whole seconds and expires them on its leader's tick.
-            #expect(clock.now - stopped <= .seconds(5))
+            try await until(registry, within: .seconds(5) + LoadedRun.lateness) { $0.isEmpty }
+            #expect(clock.now - stopped <= .seconds(5) + LoadedRun.lateness)
             await #expect(throws: (any Error).self) { try await registration.publish(Self.record("kept")) }
         }
     }
@@ -262,40 +262,32 @@ struct BackendConformanceTests {
         }
     }
 
+    /// However long a waiter was first in line, its slot's `--lease-timeout` starts when it takes
+    /// the slot; and a waiter first in line for longer than its own lease timeout is still admitted
+    /// (whatever it prepared for its slot while it waited has run out by then).
     @Test(arguments: BackendUnderTest.allCases)
     func aSlotsTimeStartsWhenItIsTakenHoweverLongItsTakerWaited(kind: BackendUnderTest) async throws {
         try await kind.with { backend in
             let semaphore = backend.semaphore
             let order = Names()
-            try await take(semaphore, "holder", slots: 1, order: order)
+            try await take(semaphore, "first", slots: 1, order: order)
             try await withThrowingTaskGroup(of: Void.self) { group in
-                // First in line for 3 s, then admitted with a 10 s lease timeout: ~10 s left, not ~7.
-                _ = try await queue(semaphore, "next", slots: 1, leaseTimeout: .seconds(10), order: order, in: &group)
-                try await Task.sleep(for: .seconds(3))
-                #expect(try await semaphore.release(Self.id("holder"), of: label))
+                // First in line for 4 s, with a 10 s lease timeout: ~10 s left once admitted, not ~6.
+                _ = try await queue(semaphore, "second", slots: 1, leaseTimeout: .seconds(10), order: order, in: &group)
+                try await Task.sleep(for: .seconds(4))
+                #expect(try await semaphore.release(Self.id("first"), of: label))
                 try await group.waitForAll()
             }
             let left = try #require(try await backend.status(of: label).labels.first?.startup.holders.first?.secondsLeft)
             #expect(left >= 8, "\(left) s left")
-            #expect(order.names.withLock { $0 } == ["holder", "next"])
-        }
-    }
-
-    @Test(arguments: BackendUnderTest.allCases)
-    func aWaiterFirstInLineForLongerThanItsLeaseTimeoutIsStillAdmitted(kind: BackendUnderTest) async throws {
-        try await kind.with { backend in
-            let semaphore = backend.semaphore
-            let order = Names()
-            try await take(semaphore, "holder", slots: 1, order: order)
             try await withThrowingTaskGroup(of: Void.self) { group in
-                // Whatever the waiter prepared for its slot while it waited has run out by the release.
-                _ = try await queue(semaphore, "patient", slots: 1, leaseTimeout: .seconds(2), order: order, in: &group)
-                try await Task.sleep(for: .seconds(4))
-                #expect(try await semaphore.release(Self.id("holder"), of: label))
+                _ = try await queue(semaphore, "third", slots: 1, leaseTimeout: .seconds(2), order: order, in: &group)
+                try await Task.sleep(for: .seconds(3))
+                #expect(try await semaphore.release(Self.id("second"), of: label))
                 try await group.waitForAll()
             }
-            #expect(try await semaphore.holds(Self.id("patient"), of: label))
-            #expect(order.names.withLock { $0 } == ["holder", "patient"])
+            #expect(try await semaphore.holds(Self.id("third"), of: label))
+            #expect(order.names.withLock { $0 } == ["first", "second", "third"])
         }
     }
 

@@ -110,23 +110,6 @@ struct KVTests {
         }
     }
 
-    @Test func aRangeCompareHoldsForEveryKeyInTheRangeAndForAnEmptyOne() async throws {
-        try await EtcdCluster.with(members: 1) { cluster in
-            try await withClient(cluster) { client in
-                let noneUnder = { (prefix: String) in [Compare.version(.prefix(prefix), .equal, 0)] }
-                #expect(try await client.txn(if: noneUnder("/ranged/"), then: [.put("/ranged/a", "1")]).succeeded)
-                #expect(try await client.txn(if: noneUnder("/ranged/"), then: [.put("/ranged/b", "1")]).succeeded == false)
-                // A key just outside the range does not count.
-                #expect(try await client.txn(if: noneUnder("/ranged/a/"), then: [.put("/ranged/a/x", "1")]).succeeded)
-                // Every key in the range must satisfy it: both are at version 1, then one is not.
-                #expect(try await client.txn(if: [.version(.prefix("/ranged/"), .equal, 1)], then: []).succeeded)
-                try await client.put("/ranged/a", value: "2")
-                #expect(try await client.txn(if: [.version(.prefix("/ranged/"), .equal, 1)], then: []).succeeded == false)
-                #expect(try await client.get("/ranged/b") == nil)
-            }
-        }
-    }
-
     @Test func txnComparesAndBranches() async throws {
         try await EtcdCluster.with(members: 1) { cluster in
             try await withClient(cluster) { client in
@@ -199,6 +182,18 @@ struct KVTests {
                     _ = try await client.txn(if: [], then: [.put("/txn/dup", "1"), .put("/txn/dup", "2")])
                 }
                 #expect(invalid.error?.code == .invalidArgument)
+
+                // A range compare holds for every key in the range, and for an empty range.
+                let noneUnder = { (prefix: String) in [Compare.version(.prefix(prefix), .equal, 0)] }
+                #expect(try await client.txn(if: noneUnder("/ranged/"), then: [.put("/ranged/a", "1")]).succeeded)
+                #expect(try await client.txn(if: noneUnder("/ranged/"), then: [.put("/ranged/b", "1")]).succeeded == false)
+                // A key just outside the range does not count.
+                #expect(try await client.txn(if: noneUnder("/ranged/a/"), then: [.put("/ranged/a/x", "1")]).succeeded)
+                // Every key in the range must satisfy it: both are at version 1, then one is not.
+                #expect(try await client.txn(if: [.version(.prefix("/ranged/"), .equal, 1)], then: []).succeeded)
+                try await client.put("/ranged/a", value: "2")
+                #expect(try await client.txn(if: [.version(.prefix("/ranged/"), .equal, 1)], then: []).succeeded == false)
+                #expect(try await client.get("/ranged/b") == nil)
             }
         }
     }
