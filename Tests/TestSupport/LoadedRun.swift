@@ -1,4 +1,4 @@
-/// How late things run in a full `./dev test`: six tests at once on two cores, beside etcd
+/// How late things run in a full `./dev test`: four tests at once on two cores, beside etcd
 /// clusters, systemd managers and MariaDB. A step that takes milliseconds on an idle machine
 /// has been seen to take five seconds there. So a bound on how long something may take adds
 /// ``lateness``, and a test that shows something does not wait for a timeout makes that
