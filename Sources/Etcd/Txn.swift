@@ -1,6 +1,7 @@
 import FoundationEssentials
 
-/// A condition of a transaction, checked against one key's current state.
+/// A condition of a transaction, checked against one key's current state (or, for a version,
+/// every key of a range).
 ///
 /// ```swift
 /// try await client.txn(

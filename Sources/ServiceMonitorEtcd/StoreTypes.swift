@@ -1,7 +1,8 @@
 // The etcd backend's view of etcd: keys with create revisions, versions and leases, listings
 // at a revision, and watches after one. Nothing outside this target sees these types.
 
-/// A condition of ``EtcdStateStore/commit(if:then:)``, checked against one key's current state.
+/// A condition of ``EtcdStateStore/commit(if:then:)``, checked against the current state of one
+/// key (or, for ``noKeys(prefix:)``, of every key under a prefix).
 public enum StoreCondition: Sendable, Hashable {
     /// The key was created at `revision` (0: the key does not exist).
     case createRevision(key: String, equals: Int64)
