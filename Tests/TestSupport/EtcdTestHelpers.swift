@@ -47,7 +47,7 @@ public enum EtcdFreePorts {
     }
 
     private static func probe() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw EtcdTestError("socket() failed: errno \(errno)") }
         defer { close(fd) }
         var address = sockaddr_in()

@@ -19,7 +19,7 @@ public enum HTTPFetch {
     }
 
     private static func exchange(_ host: String, _ port: Int, _ request: String) throws -> Response {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw EtcdTestError("socket() failed: errno \(errno)") }
         defer { close(fd) }
         var timeout = timeval(tv_sec: 10, tv_usec: 0)

@@ -83,7 +83,7 @@ public final class MotoServer: Sendable {
 
     /// Whether `GET /moto-api/data.json` on 127.0.0.1:`port` gets an HTTP answer.
     private static func answersHTTP(port: Int) -> Bool {
-        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard descriptor >= 0 else { return false }
         defer { close(descriptor) }
         var timeout = timeval(tv_sec: 2, tv_usec: 0)

@@ -10,7 +10,7 @@ final class BackloggedListener {
     private var descriptors: [CInt] = []
 
     init() throws {
-        let listener = socket(AF_INET, CInt(SOCK_STREAM.rawValue), 0)
+        let listener = socket(AF_INET, CInt(SOCK_STREAM.rawValue) | CInt(SOCK_CLOEXEC.rawValue), 0)
         guard listener >= 0 else { throw SocketFailure(call: "socket") }
         self.descriptors.append(listener)
         var address = sockaddr_in()
@@ -28,7 +28,7 @@ final class BackloggedListener {
         self.port = Int(UInt16(bigEndian: address.sin_port))
         // Backlog 0 queues one connection; a few more make sure the queue is full.
         for _ in 0..<4 {
-            let client = socket(AF_INET, CInt(SOCK_STREAM.rawValue) | CInt(SOCK_NONBLOCK.rawValue), 0)
+            let client = socket(AF_INET, CInt(SOCK_STREAM.rawValue) | CInt(SOCK_NONBLOCK.rawValue) | CInt(SOCK_CLOEXEC.rawValue), 0)
             guard client >= 0 else { throw SocketFailure(call: "socket") }
             self.descriptors.append(client)
             _ = withUnsafePointer(to: &address) { pointer in

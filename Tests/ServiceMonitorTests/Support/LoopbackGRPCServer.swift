@@ -136,9 +136,11 @@ func withLoopbackGRPCServer<Result: Sendable>(
 
 /// A socket listening on 127.0.0.1:`port` (SO_REUSEADDR, so a restarted server gets its port
 /// back), for the server transport to take over. Throws `IOError` so that ``LoopbackPorts/bind(_:)``
-/// retries a port in use.
+/// retries a port in use. Close-on-exec, as every socket the tests make: a process another test
+/// spawned meanwhile (etcd, moto) would otherwise keep it listening after the server stopped
+/// (twice seen as a port that never refused connections).
 private func listeningSocket(port: Int) throws -> CInt {
-    let descriptor = socket(AF_INET, CInt(SOCK_STREAM.rawValue), 0)
+    let descriptor = socket(AF_INET, CInt(SOCK_STREAM.rawValue) | CInt(SOCK_CLOEXEC.rawValue), 0)
     guard descriptor >= 0 else { throw IOError(errnoCode: errno, reason: "socket") }
     var one: CInt = 1
     var address = LoopbackPorts.address(port: port)
@@ -159,7 +161,7 @@ private func listeningSocket(port: Int) throws -> CInt {
 
 /// Whether a connect to 127.0.0.1:`port` is refused (nothing listens).
 private func refusesConnections(port: Int) -> Bool {
-    let descriptor = socket(AF_INET, CInt(SOCK_STREAM.rawValue), 0)
+    let descriptor = socket(AF_INET, CInt(SOCK_STREAM.rawValue) | CInt(SOCK_CLOEXEC.rawValue), 0)
     guard descriptor >= 0 else { return false }
     defer { close(descriptor) }
     var address = LoopbackPorts.address(port: port)

@@ -52,7 +52,7 @@ func withSilentServer<Result>(_ body: (SilentServer) async throws -> Result) asy
 func closedLoopbackPort() async throws -> Int {
     for _ in 0..<50 {
         let port = Int.random(in: LoopbackPorts.range)
-        let probe = socket(AF_INET, CInt(SOCK_STREAM.rawValue), 0)
+        let probe = socket(AF_INET, CInt(SOCK_STREAM.rawValue) | CInt(SOCK_CLOEXEC.rawValue), 0)
         guard probe >= 0 else { throw BackloggedListener.SocketFailure(call: "socket") }
         defer { close(probe) }
         var address = LoopbackPorts.address(port: port)
