@@ -175,12 +175,8 @@ public struct EtcdStartupTicket: StartupTicket {
         }
     }
 
-    /// Moves this waiter from queue to holder in one transaction, provided its queue entry is
-    /// the one read and nobody was admitted since the read (the counter's version).
-    ///
-    /// When the transaction fails, its outcome may be unknown (the member — the leader, say —
-    /// died with it in flight), so a linearizable read settles it: our holder key on our lease
-    /// means promoted; otherwise it was not applied and ``PromotionNotApplied`` is thrown.
+    /// Moves this waiter from queue to holder after a read that showed a free slot: provided its
+    /// queue entry is the one read and nobody was admitted since the read (the counter's version).
     ///
     /// `granted` is a holder lease granted with the read (see ``waitForSlot``); without one, it
     /// is granted here.
@@ -200,27 +196,17 @@ public struct EtcdStartupTicket: StartupTicket {
         } catch {
             throw PromotionNotApplied(cause: error)
         }
-        let promoted: Bool
-        do {
-            promoted = try await store.commit(
-                if: [
-                    .createRevision(key: queueKey, equals: queueCreateRevision),
-                    .version(key: layout.startupAdmissions(label), equals: admissionsVersion),
-                ],
-                then: promotion(holderLease: holderLease)
-            )
-        } catch {
-            return try await settle(error, holderLease: holderLease)
-        }
-        if !promoted { try? await store.revokeLease(holderLease) }
-        return promoted
+        return try await commitPromotion(
+            holderLease: holderLease, queueCreateRevision: queueCreateRevision,
+            slotFree: .version(key: layout.startupAdmissions(label), equals: admissionsVersion)
+        )
     }
 
     /// The head's promotion when a holder of its one slot leaves, without reading the queue first:
-    /// one transaction, taken only if this waiter's entry is still the one it was and no key is
-    /// left under `holders/`. Its holder lease was granted while it waited, and is renewed in
-    /// the same moment, so the slot's time still starts when it is taken. A read and a grant
-    /// fewer between a release and the next start (bench/RESULTS.md, (ac)).
+    /// taken only if no key is left under `holders/`. Its holder lease was granted while it
+    /// waited, and is renewed in the same moment, so the slot's time still starts when it is
+    /// taken. A read and a grant fewer between a release and the next start (bench/RESULTS.md,
+    /// (ac)).
     ///
     /// Returns false when the slot was taken meanwhile (the caller reads the queue again).
     /// ``PromotionNotApplied`` when nothing changed for want of a connection or of the lease
@@ -234,22 +220,10 @@ public struct EtcdStartupTicket: StartupTicket {
                 return error
             }
         }()
-        let promoted: Bool
-        do {
-            promoted = try await store.commit(
-                if: [.createRevision(key: queueKey, equals: queueCreateRevision), .noKeys(prefix: layout.startupHolders(label))],
-                then: promotion(holderLease: holderLease)
-            )
-        } catch {
-            _ = await renewal
-            return try await settle(error, holderLease: holderLease)
-        }
-        guard promoted else {
-            _ = await renewal
-            try? await store.revokeLease(holderLease)
-            return false
-        }
-        if let failed = await renewal {
+        let promoted = try await commitPromotion(
+            holderLease: holderLease, queueCreateRevision: queueCreateRevision, slotFree: .noKeys(prefix: layout.startupHolders(label))
+        )
+        if promoted, let failed = await renewal {
             // The transaction found the lease alive, so this failure is the connection's: the
             // slot ends earlier than `--lease-timeout` by the time this waiter was first in line.
             logger.warning(
@@ -257,29 +231,38 @@ public struct EtcdStartupTicket: StartupTicket {
                 metadata: ["service_monitor.error": "\(failed)"]
             )
         }
-        return true
+        return promoted
     }
 
-    /// The operations that move this waiter from queue to holder on `holderLease`.
-    private func promotion(holderLease: Int64) -> [StoreOperation] {
-        [
-            .put(key: holderKey, value: value, lease: holderLease),
-            .delete(key: queueKey),
-            .put(key: layout.startupAdmissions(label), value: Array(serviceID.rawValue.utf8), lease: 0),
-        ]
-    }
-
-    /// After a promotion failed with `error`, whose outcome may be unknown (the member, the
-    /// leader say, died with it in flight): a linearizable read settles it. Our holder key on our
-    /// lease means promoted; otherwise it was not applied and ``PromotionNotApplied`` is thrown.
-    private func settle(_ error: any Error, holderLease: Int64) async throws -> Bool {
-        let settled = await store.settledEntry(at: holderKey)
-        if let held = settled ?? nil, held.lease == holderLease {
-            return true
+    /// Moves this waiter from queue to holder on `holderLease` in one transaction, provided its
+    /// queue entry is still the one created at `queueCreateRevision` and `slotFree` holds. The
+    /// lease is revoked when the transaction is not taken.
+    ///
+    /// When the transaction fails, its outcome may be unknown (the member — the leader, say —
+    /// died with it in flight), so a linearizable read settles it: our holder key on our lease
+    /// means promoted; otherwise it was not applied and ``PromotionNotApplied`` is thrown.
+    private func commitPromotion(holderLease: Int64, queueCreateRevision: Int64, slotFree: StoreCondition) async throws -> Bool {
+        let promoted: Bool
+        do {
+            promoted = try await store.commit(
+                if: [.createRevision(key: queueKey, equals: queueCreateRevision), slotFree],
+                then: [
+                    .put(key: holderKey, value: value, lease: holderLease),
+                    .delete(key: queueKey),
+                    .put(key: layout.startupAdmissions(label), value: Array(serviceID.rawValue.utf8), lease: 0),
+                ]
+            )
+        } catch {
+            let settled = await store.settledEntry(at: holderKey)
+            if let held = settled ?? nil, held.lease == holderLease {
+                return true
+            }
+            try? await store.revokeLease(holderLease)
+            guard settled != nil, !(error is CancellationError) else { throw error }
+            throw PromotionNotApplied(cause: error)
         }
-        try? await store.revokeLease(holderLease)
-        guard settled != nil, !(error is CancellationError) else { throw error }
-        throw PromotionNotApplied(cause: error)
+        if !promoted { try? await store.revokeLease(holderLease) }
+        return promoted
     }
 
     /// A promotion that failed and certainly changed nothing.

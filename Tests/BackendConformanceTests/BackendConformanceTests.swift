@@ -271,21 +271,11 @@ struct BackendConformanceTests {
             let semaphore = backend.semaphore
             let order = Names()
             try await take(semaphore, "first", slots: 1, order: order)
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                // First in line for 4 s, with a 10 s lease timeout: ~10 s left once admitted, not ~6.
-                _ = try await queue(semaphore, "second", slots: 1, leaseTimeout: .seconds(10), order: order, in: &group)
-                try await Task.sleep(for: .seconds(4))
-                #expect(try await semaphore.release(Self.id("first"), of: label))
-                try await group.waitForAll()
-            }
+            // First in line for 4 s, with a 10 s lease timeout: ~10 s left once admitted, not ~6.
+            try await admit(semaphore, "second", leaseTimeout: .seconds(10), firstInLineFor: .seconds(4), behind: "first", order: order)
             let left = try #require(try await backend.status(of: label).labels.first?.startup.holders.first?.secondsLeft)
             #expect(left >= 8, "\(left) s left")
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                _ = try await queue(semaphore, "third", slots: 1, leaseTimeout: .seconds(2), order: order, in: &group)
-                try await Task.sleep(for: .seconds(3))
-                #expect(try await semaphore.release(Self.id("second"), of: label))
-                try await group.waitForAll()
-            }
+            try await admit(semaphore, "third", leaseTimeout: .seconds(2), firstInLineFor: .seconds(3), behind: "second", order: order)
             #expect(try await semaphore.holds(Self.id("third"), of: label))
             #expect(order.names.withLock { $0 } == ["first", "second", "third"])
         }
@@ -380,6 +370,20 @@ struct BackendConformanceTests {
         }
         for await report in reports { return report }
         throw TestFailure("\(name) was admitted at once instead of waiting")
+    }
+
+    /// Queues `name` behind `holder`, the one slot's holder, keeps it first in line for `waiting`,
+    /// then releases `holder` and waits until `name` is admitted.
+    private func admit(
+        _ semaphore: some StartupSemaphore, _ name: String, leaseTimeout: Duration, firstInLineFor waiting: Duration, behind holder: String,
+        order: Names, sourceLocation: SourceLocation = #_sourceLocation
+    ) async throws {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            _ = try await queue(semaphore, name, slots: 1, leaseTimeout: leaseTimeout, order: order, in: &group)
+            try await Task.sleep(for: waiting)
+            #expect(try await semaphore.release(Self.id(holder), of: label), sourceLocation: sourceLocation)
+            try await group.waitForAll()
+        }
     }
 
     /// Follows the label until `done` holds for its instances.
