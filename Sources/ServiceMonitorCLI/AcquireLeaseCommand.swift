@@ -35,22 +35,24 @@ struct AcquireLeaseCommand: AsyncParsableCommand {
         settings.logTarget.bootstrap(identifier: "service-monitor", level: .info)
         // Trapped before the first etcd call, so a SIGTERM or SIGHUP at any point still leaves the queue.
         let signals = await UnixSignalsSequence(trapping: UnixSignal.gracefulStop)
-        let outcome = try await settings.withBackend { backend in
-            try await acquire(request, label: label, serviceID: serviceID, with: backend.semaphore) {
+        try await settings.withBackendThenExit { backend in
+            let outcome = try await acquire(request, label: label, serviceID: serviceID, with: backend.semaphore) {
                 for await _ in signals { return }
             }
-        }
-        switch outcome {
-        case .acquired:
-            Output.write("acquired startup lease of \(serviceID) for \(label)\n")
-        case .alreadyHeld:
-            Output.write("\(serviceID) already holds the startup lease for \(label); renewed to \(request.leaseTimeout.operatorDescription)\n")
-        case .timedOut:
-            Output.error("startup lease for \(label) not acquired within --acquire-timeout \(request.acquireTimeout.operatorDescription); left the queue")
-            throw ExitCode(ExitStatus.negative.rawValue)
-        case .interrupted:
-            Output.error("interrupted while waiting for the startup lease for \(label); left the queue")
-            throw ExitCode(ExitStatus.negative.rawValue)
+            switch outcome {
+            case .acquired:
+                Output.write("acquired startup lease of \(serviceID) for \(label)\n")
+                return .ok
+            case .alreadyHeld:
+                Output.write("\(serviceID) already holds the startup lease for \(label); renewed to \(request.leaseTimeout.operatorDescription)\n")
+                return .ok
+            case .timedOut:
+                Output.error("startup lease for \(label) not acquired within --acquire-timeout \(request.acquireTimeout.operatorDescription); left the queue")
+                return .negative
+            case .interrupted:
+                Output.error("interrupted while waiting for the startup lease for \(label); left the queue")
+                return .negative
+            }
         }
     }
 

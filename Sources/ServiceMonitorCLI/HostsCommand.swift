@@ -45,10 +45,9 @@ struct HostsCommand: AsyncParsableCommand {
             throw BadInput(option: "--watch", message: "cannot be combined with --min or --wait")
         }
 
-        let outcome = try await settings.withBackend { backend in
+        try await settings.withBackendThenExit { backend in
             try await hosts(with: backend, label: label, format: hostFormat, waitLimit: waitLimit)
         }
-        if outcome != .ok { throw ExitCode(outcome.rawValue) }
     }
 
     private func hosts(

@@ -23,10 +23,11 @@ struct ReleaseLeaseCommand: AsyncParsableCommand {
         // Under a unit the release is journaled with its MESSAGE_ID; on a terminal the line on
         // stdout says it all.
         settings.logTarget.bootstrap(identifier: "service-monitor", level: settings.logTarget.resolved() == .journal ? .info : .warning)
-        let held = try await settings.withBackend { backend in
-            try await release(label: label, serviceID: serviceID, with: backend.semaphore)
+        try await settings.withBackendThenExit { backend in
+            let held = try await release(label: label, serviceID: serviceID, with: backend.semaphore)
+            Output.write(held ? "released startup lease of \(serviceID) for \(label)\n" : "\(serviceID) held no startup lease for \(label)\n")
+            return .ok
         }
-        Output.write(held ? "released startup lease of \(serviceID) for \(label)\n" : "\(serviceID) held no startup lease for \(label)\n")
     }
 
     private func release(label: Label, serviceID: ServiceID, with semaphore: some StartupSemaphore) async throws -> Bool {

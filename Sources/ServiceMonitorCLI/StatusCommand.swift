@@ -20,10 +20,11 @@ struct StatusCommand: AsyncParsableCommand {
     func run() async throws {
         let settings = try Settings(global, environment: Environment.current)
         let label = try label.map(Label.init)
-        let report = try await settings.withBackend { backend in
-            try await backend.status(of: label)
+        try await settings.withBackendThenExit { backend in
+            let report = try await backend.status(of: label)
+            Output.write(json ? try report.json() : report.table())
+            return .ok
         }
-        Output.write(json ? try report.json() : report.table())
     }
 }
 
