@@ -44,11 +44,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
     ],
     targets: [
-        // C shim over libsystemd: prefixed static inline forwards, nothing else.
-        .target(
-            name: "CSystemd",
-            linkerSettings: [.linkedLibrary("systemd")]
-        ),
+        // C shim over libsystemd: prefixed static inline forwards, and CSystemd.c opening
+        // libsystemd at the first call of one.
+        .target(name: "CSystemd"),
         // C shim over the POSIX calls made directly (read, write, open, clocks, and for run's
         // child prctl and the signal mask): prefixed static inline forwards that return -errno
         // on failure; dl_iterate_phdr is forwarded from CPosix.c, which defines _GNU_SOURCE.

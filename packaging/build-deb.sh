@@ -92,7 +92,9 @@ check_copyright_covers_linked_packages() {
 }
 check_copyright_covers_linked_packages
 
-build_id=$(readelf -n "$binary" | sed -n 's/^ *Build ID: *\([0-9a-f]*\)$/\1/p' | head -n1)
+# readelf lists every note, and exits 1 at one whose type it does not know: the .note.dlopen
+# (binutils 2.40). An unreadable binary shows as no build id.
+build_id=$({ readelf -n "$binary" || true; } | sed -n 's/^ *Build ID: *\([0-9a-f]*\)$/\1/p' | head -n1)
 [ ${#build_id} -ge 4 ] || die "$binary has no GNU build id (link it with -Xlinker --build-id): the debug symbols could not be found by it"
 
 umask 022
@@ -185,12 +187,17 @@ shlibs_dependency() {  # PACKAGE SONAME -> "package (>= version)" or the bare pa
 ldd_output=$(ldd "$binary")
 mapfile -t needed < <(readelf -d "$binary" | sed -n 's/.*(NEEDED).*\[\(.*\)\]$/\1/p')
 [ ${#needed[@]} -gt 0 ] || die "$binary: readelf shows no shared libraries; is it a dynamic ELF executable?"
-declare -A depends=([libsystemd0]=libsystemd0)  # package -> dependency
+# The libraries it opens with dlopen (libsystemd), from its .note.dlopen: "soname path" lines.
+dlopen_libraries=$("$packaging/dlopen-libraries.py" "$binary") || die "cannot list the libraries $binary opens with dlopen"
+grep -q '^libsystemd\.so\.' <<<"$dlopen_libraries" || die "$binary names no libsystemd in its .note.dlopen"
+mapfile -t -O ${#needed[@]} needed < <(cut -d' ' -f1 <<<"$dlopen_libraries")
+declare -A depends=()  # package -> dependency
 unpackaged=()
 for soname in "${needed[@]}"; do
     # "soname => path (address)", or just "path (address)" for the dynamic loader.
     path=$(awk -v s="$soname" '$1 == s && $2 == "=>" { print $3; exit }
-        substr($1, length($1) - length(s)) == "/" s { print $1; exit }' <<<"$ldd_output")
+        substr($1, length($1) - length(s)) == "/" s { print $1; exit }
+        $1 == s && NF == 2 { print $2; exit }' <<<"$ldd_output"$'\n'"$dlopen_libraries")
     if [ -z "$path" ] || [ "$path" = not ]; then die "ldd cannot find $soname, which $binary needs"; fi
     package=$(owner_of "$path")
     if [ -z "$package" ]; then

@@ -27,8 +27,8 @@ binary=$1
 output=$2
 packaging=$(cd "$(dirname "$0")" && pwd)
 if [ ! -f "$binary" ] || [ ! -x "$binary" ]; then die "$binary: not an executable file"; fi
-for tool in umoci ldd strip tar dpkg; do
-    command -v "$tool" >/dev/null || die "$tool is needed (Debian packages umoci, libc-bin, binutils, tar, dpkg)"
+for tool in umoci ldd strip tar dpkg python3; do
+    command -v "$tool" >/dev/null || die "$tool is needed (Debian packages umoci, libc-bin, binutils, tar, dpkg, python3)"
 done
 certificates=/etc/ssl/certs/ca-certificates.crt
 [ -s "$certificates" ] || die "$certificates is missing (Debian package ca-certificates)"
@@ -64,18 +64,30 @@ strip --remove-section=.comment --remove-section=.note "$root/usr/bin/service-mo
 # Every library the dynamic loader maps for the binary, the loader itself included, at the path it
 # is found on this machine (so the binary's RUNPATH and the loader's default directories find it
 # in the image too). ldd resolves the whole tree, not only the binary's own DT_NEEDED entries.
-libraries=()
+# The binary opens libsystemd itself, at its first call (its .note.dlopen says so): that library
+# and the tree ldd resolves for it come too.
+declare -A libraries=()  # path -> 1
 loader=
-while read -r first second third _; do
-    case "$first:$second" in
-        linux-vdso.so.*:*|linux-gate.so.*:*) continue ;;    # provided by the kernel
-        *:"=>") [ "$third" = not ] && die "ldd cannot find $first, which $binary needs"; libraries+=("$third") ;;
-        /*:*) loader=$first; libraries+=("$first") ;;      # the loader, "path (address)"
-        *) die "unexpected ldd line: $first $second $third" ;;
-    esac
-done < <(ldd "$binary")
+add_tree() {  # ELF_FILE: it (unless the binary) and every library ldd resolves for it
+    local first second third _
+    while read -r first second third _; do
+        case "$first:$second" in
+            linux-vdso.so.*:*|linux-gate.so.*:*) continue ;;    # provided by the kernel
+            *:"=>") [ "$third" = not ] && die "ldd cannot find $first, which $1 needs"; libraries[$third]=1 ;;
+            /*:*) loader=$first; libraries[$first]=1 ;;         # the loader, "path (address)"
+            *) die "unexpected ldd line: $first $second $third" ;;
+        esac
+    done < <(ldd "$1")
+}
+add_tree "$binary"
 [ -n "$loader" ] || die "$binary: ldd shows no dynamic loader; is it a dynamic ELF executable?"
-for library in "${libraries[@]}"; do
+dlopen_libraries=$("$packaging/dlopen-libraries.py" "$binary") || die "cannot list the libraries $binary opens with dlopen"
+while read -r _ path; do
+    [ -n "$path" ] || continue
+    libraries[$path]=1
+    add_tree "$path"
+done <<<"$dlopen_libraries"
+for library in "${!libraries[@]}"; do
     # cp -L: the file itself under the name the loader asks for (no symlink chains to copy).
     install -d -m 0755 "$root$(dirname "$library")"
     cp -L "$library" "$root$library"

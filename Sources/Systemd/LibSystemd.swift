@@ -7,7 +7,8 @@ import Musl
 #endif
 
 /// The one place Swift calls into libsystemd: every negative return code becomes a
-/// ``SystemdError`` here, so nothing above this layer sees raw `-errno` values.
+/// ``SystemdError`` here, so nothing above this layer sees raw `-errno` values. The shim opens
+/// libsystemd at the first call, so a process that never calls it never maps it.
 enum LibSystemd {
     /// Sends `state` to the notify socket. Returns `false` when there is none (`NOTIFY_SOCKET`
     /// unset), which is how libsystemd says "not supervised".
@@ -55,6 +56,10 @@ enum LibSystemd {
 
     private static func check(_ result: Int32, _ code: SystemdError.Code, _ call: String) throws(SystemdError) {
         guard result < 0 else { return }
+        // The shim opens libsystemd at the first call; when it cannot, every call says why.
+        if -result == ELIBACC, let reason = CSystemd_load_error() {
+            throw SystemdError(code: code, message: "\(call) failed: cannot load \(CSYSTEMD_SONAME): \(String(cString: reason))")
+        }
         throw SystemdError(code: code, message: "\(call) failed", errno: -result)
     }
 

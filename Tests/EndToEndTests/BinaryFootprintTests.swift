@@ -42,14 +42,7 @@ struct BinaryFootprintTests {
     @Test func aRunningWatchKeepsNoPageOnlyStartUpRead() async throws {
         try await EtcdCluster.with(members: 1) { cluster in
             try await withEtcdClient(.init(endpoints: cluster.clientURLs)) { client in
-                let service = try await StandIn()
-                let label = uniqueLabel("pages")
-                let watch = try MonitorProcess([
-                    "watch", "--endpoints", cluster.clientURLs[0], "--label", label, "--service-id", "p-1",
-                    "--monitor-url", service.url, "--interval", "300ms", "--timeout", "200ms", "--host-ip", "127.0.0.1",
-                    "--log-target", "console",
-                ])
-                _ = try await client.waitForRecord("/service-monitor/\(label.lowercased())/instances/p-1", "up") { $0?.state == "up" }
+                let (watch, service) = try await Self.watchUp(cluster, client, label: uniqueLabel("pages"), logTarget: "console")
 
                 let binary = try BuildProducts.executable(named: "service-monitor")
                 let sections = try await MappedImage.sections(of: binary)
@@ -69,8 +62,58 @@ struct BinaryFootprintTests {
                     #expect(try MappedImage.isWritable(loadAddress + page, in: pid) == false)
                 }
                 #expect(try await watch.terminate() == 0)
+                #expect(!service.served.isEmpty)
             }
         }
+    }
+
+    /// libsystemd is opened at the first call into it, not by the dynamic loader: a command that
+    /// never notifies systemd nor writes to the journal (`hosts`) never maps it, and the binary's
+    /// .note.dlopen names it for packaging.
+    @Test func libsystemdIsMappedOnlyByTheCommandsThatCallIt() async throws {
+        let binary = try BuildProducts.executable(named: "service-monitor")
+        let dynamicSection = try await Command.run("readelf", ["--dynamic", binary])
+        try #require(dynamicSection.status == 0, "\(dynamicSection)")
+        #expect(dynamicSection.standardOutput.contains("(NEEDED)"), "\(dynamicSection)")
+        #expect(!dynamicSection.standardOutput.contains("libsystemd"), "\(dynamicSection)")
+        let notes = try await Command.run("readelf", ["--string-dump=.note.dlopen", binary])
+        #expect(notes.standardOutput.contains("libsystemd.so.0"), "\(notes)")
+
+        try await EtcdCluster.with(members: 1) { cluster in
+            try await withEtcdClient(.init(endpoints: cluster.clientURLs)) { client in
+                let label = uniqueLabel("libsystemd")
+                // Its log entries go to the journal through sd_journal_sendv.
+                let (watch, service) = try await Self.watchUp(cluster, client, label: label, logTarget: "journal")
+                let hosts = try HostsFollower(endpoints: cluster.clientURLs[0], label: label)
+                try await hosts.expectLines(["127.0.0.1"])
+
+                // Once it has logged that it registered, just after the record is written.
+                try await eventually("watch to open libsystemd") { (try? Self.mapsLibsystemd(watch.process.processIdentifier)) == true }
+                #expect(try !Self.mapsLibsystemd(hosts.process.processIdentifier))
+                #expect(try await hosts.stop() == 0)
+                #expect(try await watch.terminate() == 0)
+                #expect(!service.served.isEmpty)
+            }
+        }
+    }
+
+    /// A `watch` of a stand-in service (kept by the caller while the watch runs) as instance w-1
+    /// of `label`, once its record is up.
+    static func watchUp(
+        _ cluster: EtcdCluster, _ client: EtcdClient, label: String, logTarget: String
+    ) async throws -> (watch: MonitorProcess, service: StandIn) {
+        let service = try await StandIn()
+        let watch = try MonitorProcess([
+            "watch", "--endpoints", cluster.clientURLs[0], "--label", label, "--service-id", "w-1",
+            "--monitor-url", service.url, "--interval", "300ms", "--timeout", "200ms", "--host-ip", "127.0.0.1",
+            "--log-target", logTarget,
+        ])
+        _ = try await client.waitForRecord("/service-monitor/\(label.lowercased())/instances/w-1", "up") { $0?.state == "up" }
+        return (watch, service)
+    }
+
+    static func mapsLibsystemd(_ pid: Int32) throws -> Bool {
+        try String(contentsOfFile: "/proc/\(pid)/maps", encoding: .utf8).contains("/libsystemd.so.0")
     }
 
     /// The names in the dynamic symbol table of `file`, filtered by `nm` (`--undefined-only`, …).

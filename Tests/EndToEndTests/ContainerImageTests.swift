@@ -104,8 +104,14 @@ struct ContainerImageTests {
             if enumerator.fileAttributes?[.type] as? FileAttributeType != .typeDirectory { files.insert("/" + path) }
         }
         let ownFiles: Set = ["/usr/bin/service-monitor", "/etc/ssl/certs/ca-certificates.crt", "/etc/passwd", "/etc/group", "/etc/nsswitch.conf"]
-        let libraries = try await linkedLibraries(of: try BuildProducts.executable(named: "service-monitor"))
+        let binary = try BuildProducts.executable(named: "service-monitor")
+        var libraries = try await linkedLibraries(of: binary)
         #expect(libraries.contains { $0.contains("libswiftCore.so") }, "\(libraries)")
+        // libsystemd, which the binary opens at its first call (no DT_NEEDED entry), and its tree.
+        #expect(!libraries.contains { $0.hasSuffix("/libsystemd.so.0") }, "\(libraries)")
+        let libsystemd = try await openedLibrary("libsystemd.so.0", by: binary)
+        libraries.insert(libsystemd)
+        libraries.formUnion(try await linkedLibraries(of: libsystemd))
         #expect(files == ownFiles.union(libraries), "\(files.symmetricDifference(ownFiles.union(libraries)).sorted())")
         let passwd = try String(contentsOfFile: root + "/etc/passwd", encoding: .utf8)
         #expect(passwd.contains("\nservice-monitor:x:\(Self.uid):\(Self.uid):"), "\(passwd)")
@@ -277,6 +283,17 @@ struct ContainerImageTests {
     // MARK: - Helpers
 
     /// Every file the dynamic loader maps for `binary` (the loader included), as ldd resolves them.
+    /// Where `packaging/dlopen-libraries.py` finds `soname`, which `binary`'s .note.dlopen must name.
+    func openedLibrary(_ soname: String, by binary: String) async throws -> String {
+        let script = Self.repository.appendingPathComponent("packaging/dlopen-libraries.py").path
+        let listed = try await Command.run(script, [binary])
+        try #require(listed.status == 0, "\(listed)")
+        let line = try #require(listed.standardOutput.split(separator: "\n").first { $0.hasPrefix(soname + " ") }, "\(listed)")
+        let path = String(line.dropFirst(soname.count + 1))
+        #expect(path.hasSuffix("/" + soname) && FileManager.default.fileExists(atPath: path), "\(listed)")
+        return path
+    }
+
     func linkedLibraries(of binary: String) async throws -> Set<String> {
         let ldd = try await Command.run("ldd", [binary])
         try #require(ldd.status == 0, "\(ldd)")
