@@ -3,6 +3,7 @@ import NIOCore
 import NIOPosix
 import Posix
 import ServiceMonitor
+import Systemd
 
 #if canImport(Glibc)
 import Glibc
@@ -97,7 +98,9 @@ extension ServiceMonitorCommand {
             // They run for months: what only parsing and starting this thread read of the
             // program and the libraries would stay mapped all along (the monitor gives back, in
             // turn, what its first check and its first registration read). A one-shot command
-            // would only read back what it needs.
+            // would only read back what it needs. libsystemd, which they call from the start,
+            // is loaded first, so what loading it read goes too.
+            SystemdLibrary.open()
             LoadedImage.releaseFileBackedPages()
         }
         var command = command

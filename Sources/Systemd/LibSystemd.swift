@@ -6,6 +6,19 @@ import Glibc
 import Musl
 #endif
 
+/// libsystemd, which the shim opens at the first call into it.
+public enum SystemdLibrary {
+    /// Opens it now, unless it is open already (a failure is reported by the first call).
+    ///
+    /// For `watch` and `run`, which call it from their start for as long as they run: opened
+    /// before they give back the pages start-up read, the pages its loading read (its and its
+    /// libraries' symbol and relocation tables) go with them. Opened later, they stayed resident
+    /// through the first check round and registration: a `watch` peaked ~0.45 MiB higher.
+    public static func open() {
+        _ = CSystemd_load()
+    }
+}
+
 /// The one place Swift calls into libsystemd: every negative return code becomes a
 /// ``SystemdError`` here, so nothing above this layer sees raw `-errno` values. The shim opens
 /// libsystemd at the first call, so a process that never calls it never maps it.

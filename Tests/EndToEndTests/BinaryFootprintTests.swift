@@ -82,12 +82,11 @@ struct BinaryFootprintTests {
         try await EtcdCluster.with(members: 1) { cluster in
             try await withEtcdClient(.init(endpoints: cluster.clientURLs)) { client in
                 let label = uniqueLabel("libsystemd")
-                // Its log entries go to the journal through sd_journal_sendv.
+                // It opens libsystemd as it starts; its log entries go to the journal through it.
                 let (watch, service) = try await Self.watchUp(cluster, client, label: label, logTarget: "journal")
                 let hosts = try HostsFollower(endpoints: cluster.clientURLs[0], label: label)
                 try await hosts.expectLines(["127.0.0.1"])
 
-                // Once it has logged that it registered, just after the record is written.
                 try await eventually("watch to open libsystemd") { (try? Self.mapsLibsystemd(watch.process.processIdentifier)) == true }
                 #expect(try !Self.mapsLibsystemd(hosts.process.processIdentifier))
                 #expect(try await hosts.stop() == 0)
