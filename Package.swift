@@ -83,6 +83,8 @@ let package = Package(
                 .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                // The event loops the transport runs on, whose timers time each attempt.
+                .product(name: "NIOPosix", package: "swift-nio"),
                 // Only to recognise its error types (a TLS failure, a handshake cut short).
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
@@ -369,6 +371,7 @@ let package = Package(
             name: "EtcdTests",
             dependencies: [
                 "Etcd",
+                "Racing",
                 "TestSupport",
                 // The generated messages encode what RangeResponseDeserializerTests decode.
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),

@@ -1,4 +1,5 @@
 import GRPCCore
+import Racing
 
 /// Whether a request may be repeated after a failure with an unknown outcome.
 enum RequestKind {
@@ -28,7 +29,7 @@ extension EtcdClient {
     func withFailover<Response: Sendable>(
         _ operation: String,
         kind: RequestKind,
-        _ call: (EndpointConnection, Metadata, CallOptions) async throws -> Response
+        _ call: @escaping @Sendable (EndpointConnection, Metadata, CallOptions) async throws -> Response
     ) async throws(EtcdError) -> Response {
         let clock = ContinuousClock()
         let deadline = clock.now.advanced(by: self.configuration.requestTimeout)
@@ -48,15 +49,18 @@ extension EtcdClient {
             // Until the write itself goes out, every step can be repeated elsewhere.
             var writeSent = false
             do {
-                let metadata = try await self.auth.metadata(for: connection, options: self.setupOptions(connection, deadline))
-                if kind == .write && !self.pool.hasAnswered(connection) {
-                    try await self.probe(connection, metadata: metadata, options: self.setupOptions(connection, deadline))
+                let metadata = try await self.within(self.setupTimeout(connection, deadline)) {
+                    try await self.auth.metadata(for: connection, options: .defaults)
                 }
-                var options = Self.requestOptions
+                if kind == .write && !self.pool.hasAnswered(connection) {
+                    try await self.within(self.setupTimeout(connection, deadline)) {
+                        try await self.probe(connection, metadata: metadata)
+                    }
+                }
                 let remaining = clock.now.duration(to: deadline)
-                options.timeout = self.attemptTimeout(kind: kind, connection: connection, remaining: remaining)
+                let timeout = self.attemptTimeout(kind: kind, connection: connection, remaining: remaining)
                 writeSent = kind == .write
-                let response = try await call(connection, metadata, options)
+                let response = try await self.within(timeout) { try await call(connection, metadata, Self.requestOptions) }
                 self.pool.recordSuccess(connection)
                 return response
             } catch {
@@ -84,7 +88,7 @@ extension EtcdClient {
                         // the next round instead of spinning.
                         failuresThisRound = 0
                         let pause = min(Duration.milliseconds(100), clock.now.duration(to: deadline))
-                        if pause > .zero { try? await Task.sleep(for: pause) }
+                        if pause > .zero { try? await EventLoopClock.connections.sleep(for: pause) }
                     }
                 case _ where mapped.code == .deadlineExceeded && repeatable && clock.now < deadline:
                     // Only this attempt's share ran out (silent member, election): try the next.
@@ -124,9 +128,9 @@ extension EtcdClient {
 
     /// Asks a member that has not answered yet for its status, which any user may do: proof
     /// that it is reachable before a write that could not be repeated is sent there.
-    private func probe(_ connection: EndpointConnection, metadata: Metadata, options: CallOptions) async throws {
+    private func probe(_ connection: EndpointConnection, metadata: Metadata) async throws {
         do {
-            _ = try await connection.maintenance.status(Etcdserverpb_StatusRequest(), metadata: metadata, options: options)
+            _ = try await connection.maintenance.status(Etcdserverpb_StatusRequest(), metadata: metadata)
         } catch let error as RPCError where error.code != .unavailable && error.code != .deadlineExceeded {
             // An answer, even a refusal, shows the member is there.
         }
@@ -143,13 +147,26 @@ extension EtcdClient {
         return options
     }()
 
-    /// Options for the steps before the request itself (authentication, probe): a member that
-    /// has not answered yet gets at most `dialTimeout`.
-    private func setupOptions(_ connection: EndpointConnection, _ deadline: ContinuousClock.Instant) -> CallOptions {
-        var options = CallOptions.defaults
+    /// How long each step before the request itself (authentication, probe) may take: a member
+    /// that has not answered yet gets at most `dialTimeout`.
+    private func setupTimeout(_ connection: EndpointConnection, _ deadline: ContinuousClock.Instant) -> Duration {
         let remaining = ContinuousClock.now.duration(to: deadline)
-        options.timeout = self.pool.hasAnswered(connection) ? remaining : min(remaining, self.configuration.dialTimeout)
-        return options
+        return self.pool.hasAnswered(connection) ? remaining : min(remaining, self.configuration.dialTimeout)
+    }
+
+    /// Runs one step of an attempt and gives it up after `timeout` with the error gRPC's own
+    /// deadline throws, so it is judged as before. Timed on the connections' event loop
+    /// (``EventLoopClock``), not with gRPC's `CallOptions.timeout`, whose sleep starts two
+    /// libdispatch threads; given up, the step's task is cancelled and gRPC resets its stream,
+    /// which etcd hears of as it would of a passed deadline.
+    private func within<Result: Sendable>(
+        _ timeout: Duration,
+        _ step: @escaping @Sendable () async throws -> Result
+    ) async throws -> Result {
+        switch try await withTimeLimit(timeout, clock: EventLoopClock.connections, step) {
+        case .finished(let result): return result
+        case .timedOut: throw RPCError(code: .deadlineExceeded, message: "RPC timed out before completing")
+        }
     }
 
     /// How long one attempt at one member may take. A write gets everything left: once sent,

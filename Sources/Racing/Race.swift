@@ -31,18 +31,19 @@ public enum TimeLimitOutcome<Value: Sendable>: Sendable {
     case timedOut
 }
 
-/// Runs `operation`, cancelling it when `limit` passes first.
+/// Runs `operation`, cancelling it when `limit` passes first, as `clock` measures it.
 ///
 /// - Throws: what `operation` throws, or `CancellationError` when the calling task is cancelled
 ///   before either finished.
 public func withTimeLimit<Value: Sendable>(
     _ limit: Duration,
+    clock: some Clock<Duration> = ContinuousClock(),
     _ operation: @escaping @Sendable () async throws -> Value
 ) async throws -> TimeLimitOutcome<Value> {
     let outcome = try await race(
         { .finished(try await operation()) },
         { () async throws -> TimeLimitOutcome<Value>? in
-            try await Task.sleep(for: limit)
+            try await clock.sleep(for: limit)
             return .timedOut
         }
     )
