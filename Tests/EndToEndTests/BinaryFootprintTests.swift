@@ -112,7 +112,7 @@ struct BinaryFootprintTests {
     }
 
     static func mapsLibsystemd(_ pid: Int32) throws -> Bool {
-        try String(contentsOfFile: "/proc/\(pid)/maps", encoding: .utf8).contains("/libsystemd.so.0")
+        try MappedImage.libraryMappings(of: pid).contains { $0.file.hasPrefix("libsystemd.so.") }
     }
 
     /// The names in the dynamic symbol table of `file`, filtered by `nm` (`--undefined-only`, …).
