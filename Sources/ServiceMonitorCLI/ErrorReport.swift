@@ -52,7 +52,12 @@ extension ServiceMonitorCommand {
         }
         LoadedImage.releaseUnwindTablesWhenThreadEnds()
         let runsForMonths = runsForMonths(command)
-        if !runsForMonths {
+        if runsForMonths {
+            // They call libsystemd from their start on (the watchdog, sd_notify, the journal):
+            // loaded here, on the main thread before it parks, what loading it read goes with
+            // the start-up pages they give back first thing (`runThenExit`).
+            SystemdLibrary.open()
+        } else {
             // Every other command is one etcd connection: one event-loop thread serves it, and
             // starting one per core cost a one-shot `hosts` ~9% of its wall time. `watch` and
             // `run` run the health checks on NIO's singleton group too, so they keep one
@@ -98,9 +103,7 @@ extension ServiceMonitorCommand {
             // They run for months: what only parsing and starting this thread read of the
             // program and the libraries would stay mapped all along (the monitor gives back, in
             // turn, what its first check and its first registration read). A one-shot command
-            // would only read back what it needs. libsystemd, which they call from the start,
-            // is loaded first, so what loading it read goes too.
-            SystemdLibrary.open()
+            // would only read back what it needs (libsystemd is loaded by now, in `runAsMain`).
             LoadedImage.releaseFileBackedPages()
         }
         var command = command
