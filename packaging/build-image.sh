@@ -68,7 +68,7 @@ strip --remove-section=.comment --remove-section=.note "$root/usr/bin/service-mo
 # and the tree ldd resolves for it come too.
 declare -A libraries=()  # path -> 1
 loader=
-add_tree() {  # ELF_FILE: it (unless the binary) and every library ldd resolves for it
+add_tree() {  # ELF_FILE: every library ldd resolves for it, the loader among them
     local first second third _
     while read -r first second third _; do
         case "$first:$second" in
