@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """Prints the libraries an ELF binary requires through dlopen(), one "SONAME PATH" line each.
 
-They are listed in the binary's `.note.dlopen` notes (systemd.io/ELF_DLOPEN_METADATA: owner
-"FDO", type 0x407c0c0a, a JSON array of objects with "soname" and "priority"); the dynamic loader
-does not see them, so neither does ldd. Only "required" entries are printed: what a package must
+They are listed in the binary's `.note.dlopen` notes (systemd's "dlopen() Metadata for ELF
+Files": owner "FDO", type 0x407c0c0a, a JSON array of objects with "soname" and "priority"); the
+dynamic loader does not see them, so neither does ldd. Only "required" entries are printed: what a package must
 depend on and an image must carry. PATH is where dlopen finds the soname, the first entry of the
 loader's cache (`ldconfig -p`) built for the binary's machine; the script fails when there is none.
 

@@ -4,9 +4,9 @@
 #include <stdio.h>
 #include "CSystemd.h"
 
-// The dependency the dynamic loader no longer sees, recorded as the ELF note of
-// systemd.io/ELF_DLOPEN_METADATA (owner "FDO", type 0x407c0c0a, a JSON array): packaging/build-deb.sh
-// and build-image.sh read it, as distributions' packaging tools do.
+// The dependency the dynamic loader no longer sees, recorded as the ELF note of systemd's
+// "dlopen() Metadata for ELF Files" (owner "FDO", type 0x407c0c0a, a JSON array):
+// packaging/build-deb.sh and build-image.sh read it, as distributions' packaging tools do.
 #define CSYSTEMD_DLOPEN_METADATA \
     "[{\"feature\":\"systemd\",\"description\":\"sd_notify, the watchdog and the journal\"," \
     "\"priority\":\"required\",\"soname\":[\"" CSYSTEMD_SONAME "\"]}]"
