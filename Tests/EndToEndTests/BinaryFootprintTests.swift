@@ -48,14 +48,21 @@ struct BinaryFootprintTests {
                 let sections = try await MappedImage.sections(of: binary)
                 let pid = watch.process.processIdentifier
                 let loadAddress = try MappedImage.loadAddress(of: binary, in: pid)
+                // The unwind tables go back as the main thread's exit ends, which nothing orders
+                // before the first registration: wait for libdispatch to have parked that thread.
+                try await eventually("the watch's main thread to end", every: .milliseconds(10)) {
+                    try Self.mainThreadHasEnded(pid)
+                }
                 // Once registered the watch gave back every page of the program's code and tables;
                 // what its steady loop reads next (a lazily bound symbol's entry in .rela.plt, next
-                // to .rela.dyn, say) maps its 64 KiB window, which may reach into these tables.
+                // to .rela.dyn, say) maps its fault-around window or page-cache folio, which may
+                // reach into these tables.
                 for (from, to) in [(".rela.dyn", ".rela.dyn"), (".eh_frame", ".eh_frame_hdr")] {
                     let start = try #require(sections[from]).lowerBound, end = try #require(sections[to]).upperBound
-                    let pages = MappedImage.pagesBeyondNeighboursFaultAround(of: (loadAddress + start)..<(loadAddress + end))
-                    try #require(pages.count > 64 * 1024, "\(from) is smaller than two fault-around windows")
-                    #expect(try MappedImage.mappedPages(pages, of: pid) == 0, "\(from) to \(to) of the running watch")
+                    let tables = (loadAddress + start)..<(loadAddress + end)
+                    try #require(MappedImage.pagesBeyondNeighboursFaultAround(of: tables).count > 64 * 1024, "\(from) is smaller than two fault-around windows")
+                    let mapped = try MappedImage.pagesMappedBeyondNeighbours(tables, of: pid)
+                    #expect(mapped == 0, "\(from) to \(to) of the running watch: \(mapped) pages mapped")
                 }
                 let rodata = MappedImage.innerPages(of: try #require(sections[".rodata"]))
                 for page in [rodata.lowerBound, rodata.upperBound - 1] {
@@ -110,6 +117,21 @@ struct BinaryFootprintTests {
         _ = try await client.waitForRecord("/service-monitor/\(label.lowercased())/instances/w-1", "up") { $0?.state == "up" }
         return (watch, service)
     }
+
+    /// Whether the main thread of `pid` has ended, as an `async` main's does once the program
+    /// first suspends: its stack unwound and its thread-exit actions run, libdispatch keeps it
+    /// parked in `rt_sigsuspend` (so that the process does not become a zombie).
+    static func mainThreadHasEnded(_ pid: Int32) throws -> Bool {
+        let call = try String(contentsOfFile: "/proc/\(pid)/task/\(pid)/syscall", encoding: .utf8)
+        return call.split(separator: " ").first == "\(rtSigsuspend)"
+    }
+
+    /// `rt_sigsuspend`'s system call number (Glibc's `SYS_` macros are not imported).
+    #if arch(x86_64)
+    static let rtSigsuspend = 130
+    #elseif arch(arm64)
+    static let rtSigsuspend = 133
+    #endif
 
     static func mapsLibsystemd(_ pid: Int32) throws -> Bool {
         try MappedImage.libraryMappings(of: pid).contains { $0.file.hasPrefix("libsystemd.so.") }

@@ -40,6 +40,54 @@ public enum MappedImage {
         inner(range, alignedTo: 64 * 1024)
     }
 
+    /// How many pages of `range` process `pid` has mapped that no read of a neighbour of `range`
+    /// accounts for. A read fault maps the fault-around window around the page read (64 KiB,
+    /// aligned), and this machine's kernel (Linux 6.18) maps the whole of each large folio of the
+    /// page cache it reaches (up to 2 MiB, aligned in the file): reading a neighbour of `range`
+    /// maps the pages of `range` in the window, or in a folio, it shares with that neighbour.
+    /// Folios are told from /proc/kpageflags, by the frame numbers only root may read in pagemap.
+    public static func pagesMappedBeyondNeighbours(_ range: Range<UInt>, of pid: pid_t) throws -> Int {
+        let page = UInt(sysconf(Int32(_SC_PAGESIZE)))
+        let pages = innerPages(of: range), beyondWindows = pagesBeyondNeighboursFaultAround(of: range)
+        let entries = try pagemapEntries(pages, of: pid)
+        let frames = try FileHandle(forReadingFrom: URL(fileURLWithPath: "/proc/kpageflags"))
+        defer { try? frames.close() }
+        var unaccounted = 0, index = 0
+        while index < entries.count {
+            let entry = entries[index], address = pages.lowerBound + UInt(index) * page
+            index += 1
+            guard entry >> 63 == 1, beyondWindows.contains(address) else { continue }
+            let frame = entry & (1 << 55 - 1)
+            guard frame != 0 else { throw CommandError(description: "pagemap of process \(pid) hides frame numbers: run as root") }
+            guard let folio = try largeFolio(of: frame, in: frames) else { unaccounted += 1; continue }
+            // The folio's pages lie in the file, and so in this mapping, in the order of its frames.
+            let start = address - UInt(frame - folio.lowerBound) * page, end = start + UInt(folio.count) * page
+            if start < range.lowerBound || end > range.upperBound { continue }
+            unaccounted += 1
+        }
+        return unaccounted
+    }
+
+    /// The frames of the large folio (compound page) frame `frame` is part of; nil when it is a
+    /// page of its own.
+    private static func largeFolio(of frame: UInt64, in kpageflags: FileHandle) throws -> Range<UInt64>? {
+        let head: UInt64 = 1 << 15, tail: UInt64 = 1 << 16
+        // A folio is at most 2 MiB: 512 frames either side hold it whole.
+        let first = frame >= 512 ? frame - 512 : 0
+        try kpageflags.seek(toOffset: first * 8)
+        // Fewer past the last frame of memory.
+        let bytes = try kpageflags.read(upToCount: (Int(frame - first) + 512) * 8) ?? Data()
+        let count = bytes.count / 8
+        guard count > Int(frame - first) else { throw CommandError(description: "no /proc/kpageflags entry for frame \(frame)") }
+        let flags = bytes.withUnsafeBytes { raw in (0..<count).map { raw.loadUnaligned(fromByteOffset: $0 * 8, as: UInt64.self) } }
+        var at = Int(frame - first)
+        guard flags[at] & (head | tail) != 0 else { return nil }
+        while flags[at] & tail != 0, at > 0 { at -= 1 }
+        var end = Int(frame - first) + 1
+        while end < count, flags[end] & tail != 0 { end += 1 }
+        return first + UInt64(at)..<first + UInt64(end)
+    }
+
     /// The part of `range` from its first to its last multiple of `alignment` (a power of two).
     private static func inner(_ range: Range<UInt>, alignedTo alignment: UInt) -> Range<UInt> {
         let start = (range.lowerBound + alignment - 1) & ~(alignment - 1), end = range.upperBound & ~(alignment - 1)
