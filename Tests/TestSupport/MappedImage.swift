@@ -62,7 +62,11 @@ public enum MappedImage {
             guard let folio = try largeFolio(of: frame, in: frames) else { unaccounted += 1; continue }
             // The folio's pages lie in the file, and so in this mapping, in the order of its frames.
             let start = address - UInt(frame - folio.lowerBound) * page, end = start + UInt(folio.count) * page
-            if start < range.lowerBound || end > range.upperBound { continue }
+            if start < range.lowerBound || end > range.upperBound {
+                // Its other pages are accounted for alike: go on past it.
+                index = max(index, Int((end - pages.lowerBound) / page))
+                continue
+            }
             unaccounted += 1
         }
         return unaccounted
@@ -74,12 +78,10 @@ public enum MappedImage {
         let head: UInt64 = 1 << 15, tail: UInt64 = 1 << 16
         // A folio is at most 2 MiB: 512 frames either side hold it whole.
         let first = frame >= 512 ? frame - 512 : 0
-        try kpageflags.seek(toOffset: first * 8)
         // Fewer past the last frame of memory.
-        let bytes = try kpageflags.read(upToCount: (Int(frame - first) + 512) * 8) ?? Data()
-        let count = bytes.count / 8
+        let flags = try words(of: kpageflags, from: first, count: Int(frame - first) + 512)
+        let count = flags.count
         guard count > Int(frame - first) else { throw CommandError(description: "no /proc/kpageflags entry for frame \(frame)") }
-        let flags = bytes.withUnsafeBytes { raw in (0..<count).map { raw.loadUnaligned(fromByteOffset: $0 * 8, as: UInt64.self) } }
         var at = Int(frame - first)
         guard flags[at] & (head | tail) != 0 else { return nil }
         while flags[at] & tail != 0, at > 0 { at -= 1 }
@@ -151,11 +153,16 @@ public enum MappedImage {
         guard count > 0 else { return [] }
         let pagemap = try FileHandle(forReadingFrom: URL(fileURLWithPath: "/proc/\(pid)/pagemap"))
         defer { try? pagemap.close() }
-        // One read for the whole range: eight bytes a page.
-        try pagemap.seek(toOffset: UInt64(first) * 8)
-        guard let entries = try pagemap.read(upToCount: count * 8), entries.count == count * 8 else {
-            throw CommandError(description: "no pagemap entries for \(range) in process \(pid)")
-        }
-        return entries.withUnsafeBytes { bytes in (0..<count).map { bytes.loadUnaligned(fromByteOffset: $0 * 8, as: UInt64.self) } }
+        let entries = try words(of: pagemap, from: UInt64(first), count: count)
+        guard entries.count == count else { throw CommandError(description: "no pagemap entries for \(range) in process \(pid)") }
+        return entries
+    }
+
+    /// Up to `count` of the eight-byte words of a /proc table indexed by page or frame
+    /// (pagemap, kpageflags), from word `index` on, in one read.
+    private static func words(of table: FileHandle, from index: UInt64, count: Int) throws -> [UInt64] {
+        try table.seek(toOffset: index * 8)
+        let bytes = try table.read(upToCount: count * 8) ?? Data()
+        return bytes.withUnsafeBytes { raw in (0..<raw.count / 8).map { raw.loadUnaligned(fromByteOffset: $0 * 8, as: UInt64.self) } }
     }
 }
